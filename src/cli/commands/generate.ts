@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { FormatError, UsageError } from '../../errors.js';
+import { generate, loadEngine, SAMPLER_DEFAULTS } from '../../model/index.js';
+import { choiceOption, collect, floatOption, intOption } from '../options.js';
+
+interface GenerateFlags {
+  model?: string;
+  prompt?: string;
+  file?: string;
+  nPredict: number;
+  temp: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repeatPenalty: number;
+  repeatLastN: number;
+  seed?: number;
+  threads: number;
+  ctxSize?: number;
+  tokenizer?: string;
+  backend: 'ref' | 'wasm';
+  reversePrompt?: string[];
+  ignoreEos?: boolean;
+  json?: boolean;
+  display: boolean;
+}
+
+/** `relufy generate`: llama.cpp `llama-cli`-style text completion, flags named as llama.cpp names them. */
+export function register(program: Command): void {
+  program
+    .command('generate')
+    .description('generate text from a prompt (GGUF, llama2.c .bin or Hugging Face folder)')
+    .option('-m, --model <path>', 'model: GGUF file, llama2.c .bin, or Hugging Face folder')
+    .option('-p, --prompt <text>', 'prompt to start from', '')
+    .option('-f, --file <path>', 'read the prompt from a file')
+    .option('-n, --n-predict <n>', 'tokens to generate (-1 = until EOS or the context is full)', intOption('-n', -1), -1)
+    .option('--temp <t>', 'temperature (0 = greedy)', floatOption('--temp', 0), SAMPLER_DEFAULTS.temp)
+    .option('--top-k <k>', 'top-k sampling (0 = off)', intOption('--top-k', 0), SAMPLER_DEFAULTS.top_k)
+    .option('--top-p <p>', 'top-p (nucleus) sampling (1.0 = off)', floatOption('--top-p', 0, 1), SAMPLER_DEFAULTS.top_p)
+    .option('--min-p <p>', 'min-p sampling (0.0 = off)', floatOption('--min-p', 0, 1), SAMPLER_DEFAULTS.min_p)
+    .option('--repeat-penalty <r>', 'penalize repeated tokens (1.0 = off)', floatOption('--repeat-penalty', 0), SAMPLER_DEFAULTS.repeat_penalty)
+    .option('--repeat-last-n <n>', 'tokens considered for the repeat penalty', intOption('--repeat-last-n', 0), SAMPLER_DEFAULTS.repeat_last_n)
+    .option('-s, --seed <n>', 'RNG seed (default: random)', intOption('--seed', 0, 0xffffffff))
+    .option('-t, --threads <n>', 'threads (fast path)', intOption('-t', 1, 256), availableParallelism())
+    .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s, at most 4096)', intOption('-c', 1))
+    .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
+    .option('--backend <name>', 'kernels: ref (scalar reference) or wasm', choiceOption('--backend', ['ref', 'wasm'] as const), 'ref')
+    .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
+    .option('--ignore-eos', 'keep generating after the end-of-sequence token')
+    .option('--no-display-prompt', 'do not echo the prompt')
+    .option('--json', 'print one JSON object (text, tokens, timings) instead of streaming')
+    .action(async (flags: GenerateFlags) => {
+      if (!flags.model) throw new UsageError('-m', 'no model given (relufy generate -m MODEL -p PROMPT)');
+      let prompt = flags.prompt ?? '';
+      if (flags.file) {
+        try {
+          prompt = readFileSync(flags.file, 'utf8');
+        } catch (e) {
+          throw new FormatError(flags.file, `cannot read the prompt file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+        }
+      }
+      const engine = await loadEngine(flags.model, { backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer });
+      const out = process.stdout;
+      if (!flags.json && flags.display) out.write(prompt);
+      const result = generate(engine, prompt, {
+        n_predict: flags.nPredict,
+        temp: flags.temp,
+        top_k: flags.topK,
+        top_p: flags.topP,
+        min_p: flags.minP,
+        repeat_penalty: flags.repeatPenalty,
+        repeat_last_n: flags.repeatLastN,
+        seed: flags.seed,
+        n_ctx: flags.ctxSize,
+        stop: flags.reversePrompt,
+        ignore_eos: flags.ignoreEos,
+        onText: flags.json ? undefined : (t) => out.write(t),
+      });
+      const tm = result.timings;
+      if (flags.json) {
+        out.write(JSON.stringify({ prompt, text: result.text, prompt_tokens: result.prompt_tokens, tokens: result.tokens, stop_reason: result.stop_reason, timings: tm }) + '\n');
+      } else {
+        out.write('\n');
+        process.stderr.write(
+          `\nprompt: ${tm.prompt_n} tokens in ${tm.prompt_ms.toFixed(1)} ms (${tm.prompt_per_second.toFixed(1)} tokens/s) | ` +
+            `generation: ${tm.predicted_n} tokens in ${tm.predicted_ms.toFixed(1)} ms (${tm.predicted_per_second.toFixed(1)} tokens/s) | stop: ${result.stop_reason}\n`,
+        );
+      }
+    });
+}

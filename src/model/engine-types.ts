@@ -1,0 +1,44 @@
+import type { Tokenizer } from '../tokenizer/types.js';
+import type { ModelConfig } from './config.js';
+
+/** How the FFN is executed (the sparse engine issue fills in 'lossless' and 'predictor'). */
+export type SparseMode = 'off' | 'lossless' | 'predictor';
+
+export interface EngineOptions {
+  /** 'ref' = scalar TypeScript reference kernels (the truth); 'wasm' = fast path when available. */
+  backend?: 'ref' | 'wasm';
+  /** Worker threads for the fast path (default: number of cores). */
+  threads?: number;
+  sparse?: SparseMode;
+  /** Path of a tokenizer when the model file has none (llama2.c .bin). */
+  tokenizer?: string;
+}
+
+/**
+ * One sequence's state: its KV cache and position.
+ * Positions are 0-based; `length` tokens are in the cache.
+ */
+export interface InferenceSession {
+  readonly length: number;
+  /** KV-cache capacity in tokens. */
+  readonly capacity: number;
+  /**
+   * Appends `tokens` at positions `length .. length+T-1`, processing them as one batch (prefill),
+   * and returns logits. With `allLogits` the result is (T, vocab_size) row-major, else (1, vocab_size)
+   * for the last token only. Logits are raw (pre-softmax) float32.
+   * @throws RelufyError when the cache would exceed `capacity` or a token id is out of range.
+   */
+  forward(tokens: number[], options?: { allLogits?: boolean }): Float32Array;
+  /** Drops cached tokens from position n on (keeps a shared prefix for reuse). */
+  truncate(n: number): void;
+  reset(): void;
+}
+
+/** A loaded model ready to run: config, tokenizer and a factory for sessions. */
+export interface Engine {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  /** Identifies the weights (path + size + mtime), for result caches. */
+  readonly modelId: string;
+  createSession(options?: { capacity?: number }): InferenceSession;
+}

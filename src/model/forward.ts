@@ -1,0 +1,174 @@
+import { RelufyError } from '../errors.js';
+import type { Tensor } from '../formats/quant/types.js';
+import type { KernelSet } from '../kernels/types.js';
+import { dequantizeRows } from '../kernels/ref/dequant.js';
+import type { ModelConfig } from './config.js';
+import type { InferenceSession } from './engine-types.js';
+import type { LoadedModel } from './types.js';
+
+/** Per-layer weights of one transformer block (GGUF names in comments). */
+interface LayerWeights {
+  attn_norm: Float32Array; // blk.N.attn_norm (C)
+  attn_q: Tensor; // (H*D, C)
+  attn_k: Tensor; // (KVH*D, C)
+  attn_v: Tensor; // (KVH*D, C)
+  attn_output: Tensor; // (C, H*D)
+  ffn_norm: Float32Array; // (C)
+  ffn_gate: Tensor; // (F, C)
+  ffn_up: Tensor; // (F, C)
+  ffn_down: Tensor; // (C, F)
+}
+
+/** Weights arranged for the forward pass; norms dequantized to float32 once. */
+export interface ForwardWeights {
+  token_embd: Tensor; // (V, C)
+  layers: LayerWeights[];
+  output_norm: Float32Array; // (C)
+  output: Tensor; // (V, C); token_embd when tied
+}
+
+/** Observes each layer's FFN activations h = glu(gate, up), (T, F); used for sparsity telemetry. */
+export type FfnObserver = (layer: number, h: Float32Array, T: number) => void;
+
+export function arrangeWeights(model: LoadedModel): ForwardWeights {
+  const { config: c, tensors } = model;
+  const get = (name: string): Tensor => {
+    const t = tensors.get(name);
+    if (!t) throw new RelufyError(`${model.path}: missing tensor ${name}`);
+    return t;
+  };
+  const vec = (name: string): Float32Array => dequantizeRows(get(name), 0, 1);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const b = `blk.${l}.`;
+    const down = tensors.get(b + 'ffn_down.weight');
+    if (!down) throw new RelufyError(`${model.path}: ${b}ffn_down.weight is missing (PowerInfer ffn_down_t files run on the sparse engine)`);
+    layers.push({
+      attn_norm: vec(b + 'attn_norm.weight'),
+      attn_q: get(b + 'attn_q.weight'),
+      attn_k: get(b + 'attn_k.weight'),
+      attn_v: get(b + 'attn_v.weight'),
+      attn_output: get(b + 'attn_output.weight'),
+      ffn_norm: vec(b + 'ffn_norm.weight'),
+      ffn_gate: get(b + 'ffn_gate.weight'),
+      ffn_up: get(b + 'ffn_up.weight'),
+      ffn_down: down,
+    });
+  }
+  const token_embd = get('token_embd.weight');
+  return {
+    token_embd,
+    layers,
+    output_norm: vec('output_norm.weight'),
+    output: c.tie_word_embeddings ? tensors.get('output.weight') ?? token_embd : get('output.weight'),
+  };
+}
+
+/**
+ * One sequence on the reference forward pass (llama2.c `forward`, batched over T tokens for prefill):
+ *   x = token_embd[tokens]
+ *   per layer: x += attn_output(attention(rope(q(n)), rope(k(n)), v(n))), n = rmsnorm(x, attn_norm)
+ *              x += ffn_down(glu(ffn_gate(n), ffn_up(n))),                n = rmsnorm(x, ffn_norm)
+ *   logits = output(rmsnorm(x, output_norm))
+ * KV cache: per layer (capacity, KVH*D) float32 for keys (after RoPE) and values.
+ */
+export class KernelSession implements InferenceSession {
+  private pos = 0;
+  readonly capacity: number;
+  private readonly kCache: Float32Array[];
+  private readonly vCache: Float32Array[];
+
+  constructor(
+    private readonly config: ModelConfig,
+    private readonly w: ForwardWeights,
+    private readonly k: KernelSet,
+    capacity: number,
+    private readonly observer?: FfnObserver,
+  ) {
+    this.capacity = capacity;
+    const kvDim = config.num_key_value_heads * config.head_dim;
+    this.kCache = [];
+    this.vCache = [];
+    for (let l = 0; l < config.num_hidden_layers; l++) {
+      this.kCache.push(new Float32Array(capacity * kvDim));
+      this.vCache.push(new Float32Array(capacity * kvDim));
+    }
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.pos) throw new RelufyError(`truncate: ${n} is outside 0..${this.pos}`);
+    this.pos = n;
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  forward(tokens: number[], options: { allLogits?: boolean } = {}): Float32Array {
+    const c = this.config;
+    const T = tokens.length;
+    if (T === 0) throw new RelufyError('forward: no tokens');
+    if (this.pos + T > this.capacity)
+      throw new RelufyError(`context full: ${this.pos} + ${T} tokens exceed the context size of ${this.capacity}`);
+    const V = c.vocab_size;
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new RelufyError(`token id ${t} is outside the vocabulary (0..${V - 1})`);
+
+    const C = c.hidden_size;
+    const F = c.intermediate_size;
+    const H = c.num_attention_heads;
+    const KVH = c.num_key_value_heads;
+    const D = c.head_dim;
+    const qDim = H * D;
+    const kvDim = KVH * D;
+    const k = this.k;
+    const pos0 = this.pos;
+
+    const x = new Float32Array(T * C);
+    for (let t = 0; t < T; t++) x.set(dequantizeRows(this.w.token_embd, tokens[t]!, 1), t * C);
+    const n = new Float32Array(T * C);
+    const q = new Float32Array(T * qDim);
+    const kk = new Float32Array(T * kvDim);
+    const vv = new Float32Array(T * kvDim);
+    const att = new Float32Array(T * qDim);
+    const o = new Float32Array(T * C);
+    const gate = new Float32Array(T * F);
+    const up = new Float32Array(T * F);
+    const h = new Float32Array(T * F);
+
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const L = this.w.layers[l]!;
+      k.rmsnorm(n, x, L.attn_norm, T, C, c.rms_norm_eps);
+      k.matmul(q, n, L.attn_q, T);
+      k.matmul(kk, n, L.attn_k, T);
+      k.matmul(vv, n, L.attn_v, T);
+      k.rope(q, T, H, D, pos0, c.rope_theta);
+      k.rope(kk, T, KVH, D, pos0, c.rope_theta);
+      this.kCache[l]!.set(kk, pos0 * kvDim);
+      this.vCache[l]!.set(vv, pos0 * kvDim);
+      k.attention(att, q, this.kCache[l]!, this.vCache[l]!, T, pos0, H, KVH, D, c.sliding_window);
+      k.matmul(o, att, L.attn_output, T);
+      k.add(x, o, T * C);
+
+      k.rmsnorm(n, x, L.ffn_norm, T, C, c.rms_norm_eps);
+      k.matmul(gate, n, L.ffn_gate, T);
+      k.matmul(up, n, L.ffn_up, T);
+      k.glu(h, gate, up, T * F, c.ffn_activation);
+      if (this.observer) this.observer(l, h, T);
+      k.matmul(o, h, L.ffn_down, T);
+      k.add(x, o, T * C);
+    }
+    this.pos += T;
+
+    const rows = options.allLogits ? T : 1;
+    const last = x.subarray((T - rows) * C);
+    const nl = n.subarray(0, rows * C);
+    k.rmsnorm(nl, last, this.w.output_norm, rows, C, c.rms_norm_eps);
+    const logits = new Float32Array(rows * V);
+    k.matmul(logits, nl, this.w.output, rows);
+    return logits;
+  }
+}

@@ -1,0 +1,62 @@
+import { FormatError } from '../errors.js';
+import type { Tensor } from '../formats/quant/types.js';
+import type { ModelConfig } from './config.js';
+
+/**
+ * The tensors a Llama / Mistral / Bamboo block model needs, with their PyTorch-order shapes,
+ * keyed by GGUF name (llama.cpp `LLM_TENSOR_*` names, `src/llama-arch.cpp`).
+ */
+export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
+  const C = c.hidden_size;
+  const F = c.intermediate_size;
+  const qDim = c.num_attention_heads * c.head_dim;
+  const kvDim = c.num_key_value_heads * c.head_dim;
+  const m = new Map<string, number[]>();
+  m.set('token_embd.weight', [c.vocab_size, C]);
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const b = `blk.${l}.`;
+    m.set(b + 'attn_norm.weight', [C]);
+    m.set(b + 'attn_q.weight', [qDim, C]);
+    m.set(b + 'attn_k.weight', [kvDim, C]);
+    m.set(b + 'attn_v.weight', [kvDim, C]);
+    m.set(b + 'attn_output.weight', [C, qDim]);
+    m.set(b + 'ffn_norm.weight', [C]);
+    m.set(b + 'ffn_gate.weight', [F, C]);
+    m.set(b + 'ffn_up.weight', [F, C]);
+    m.set(b + 'ffn_down.weight', [C, F]);
+  }
+  m.set('output_norm.weight', [C]);
+  if (!c.tie_word_embeddings) m.set('output.weight', [c.vocab_size, C]);
+  return m;
+}
+
+/**
+ * Checks that every tensor the config implies is present with the right shape.
+ * PowerInfer files may carry `ffn_down_t` (F, C) instead of `ffn_down`; that is accepted here
+ * (the sparse engine reads it). An `output.weight` in a tied model is allowed (GGUF files often
+ * carry a copy).
+ * @throws FormatError(path, 'missing tensor X' | 'tensor X has shape [..], config expects [..]')
+ */
+export function validateTensors(path: string, c: ModelConfig, tensors: Map<string, Tensor>): void {
+  for (const [name, shape] of expectedTensorShapes(c)) {
+    let t = tensors.get(name);
+    let want = shape;
+    if (!t && name.endsWith('.ffn_down.weight')) {
+      const alt = name.replace('.ffn_down.weight', '.ffn_down_t.weight');
+      t = tensors.get(alt);
+      want = [shape[1]!, shape[0]!];
+    }
+    if (!t) throw new FormatError(path, `missing tensor ${name}`);
+    if (!sameShape(t.shape, want))
+      throw new FormatError(path, `tensor ${t.name} has shape [${t.shape.join(', ')}], config expects [${want.join(', ')}]`);
+  }
+  const out = tensors.get('output.weight');
+  if (out && !sameShape(out.shape, [c.vocab_size, c.hidden_size]))
+    throw new FormatError(path, `tensor output.weight has shape [${out.shape.join(', ')}], config expects [${c.vocab_size}, ${c.hidden_size}]`);
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  // A 1-D norm stored as [C] or [1, C] both pass; otherwise exact.
+  const sa = a.filter((d, i) => !(d === 1 && i < a.length - 1 && a.length > b.length));
+  return sa.length === b.length && sa.every((d, i) => d === b[i]);
+}
