@@ -8,3 +8,4 @@ export { loadModel, configFromGguf, type LoadOptions } from './load.js';
 export { Sampler, SAMPLER_DEFAULTS, argmax, logSoftmax, mulberry32, type SamplerOptions } from './sampler.js';
 export type { LoadedModel } from './types.js';
 export { expectedTensorShapes, validateTensors } from './weights.js';
+export { saveGguf, ggufMetadata, ggufArchitecture } from './save.js';

@@ -24,7 +24,7 @@ interface GenerateFlags {
   reversePrompt?: string[];
   ignoreEos?: boolean;
   json?: boolean;
-  display: boolean;
+  displayPrompt: boolean;
 }
 
 /** `relufy generate`: llama.cpp `llama-cli`-style text completion, flags named as llama.cpp names them. */
@@ -63,7 +63,7 @@ export function register(program: Command): void {
       }
       const engine = await loadEngine(flags.model, { backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer });
       const out = process.stdout;
-      if (!flags.json && flags.display) out.write(prompt);
+      if (!flags.json && flags.displayPrompt) out.write(prompt);
       const result = generate(engine, prompt, {
         n_predict: flags.nPredict,
         temp: flags.temp,
