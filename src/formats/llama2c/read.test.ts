@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FormatError } from '../../errors.js';
 import { GGMLType } from '../quant/types.js';
 import { hasSharedData, sharedData } from '../../../test/paths.js';
+import { openGguf, readTensor } from '../gguf/index.js';
 import { readLlama2cCheckpoint } from './index.js';
 
 const STORIES = sharedData('models', 'stories260K', 'stories260K.bin');
@@ -73,52 +74,17 @@ test('aidreams260K: MHA config (4 layers, 4 heads, seq 128)', { skip: skipAidrea
   assert.deepEqual(f32s(tensors.get('token_embd.weight')!.data, 0, 16), f32s(raw, 28, 16));
 });
 
-/** Minimal GGUF v3 tensor directory (name -> shape, type, absolute offset), independent of src/formats/gguf. */
-function ggufTensorDirectory(bytes: Uint8Array): Map<string, { shape: number[]; type: number; offset: number }> {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let p = 8; // magic, version
-  const u32 = (): number => { const v = dv.getUint32(p, true); p += 4; return v; };
-  const u64 = (): number => { const v = Number(dv.getBigUint64(p, true)); p += 8; return v; };
-  const str = (): string => { const n = u64(); const s = Buffer.from(bytes.subarray(p, p + n)).toString('utf8'); p += n; return s; };
-  const SIZES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-  const skipValue = (type: number): void => {
-    if (type === 8) { str(); return; }
-    if (type === 9) { const it = u32(); const n = u64(); for (let i = 0; i < n; i++) skipValue(it); return; }
-    p += SIZES[type]!;
-  };
-  const nTensors = u64();
-  const nKv = u64();
-  let alignment = 32;
-  for (let i = 0; i < nKv; i++) {
-    const key = str();
-    const type = u32();
-    if (key === 'general.alignment') { alignment = dv.getUint32(p, true); }
-    skipValue(type);
-  }
-  const infos: { name: string; shape: number[]; type: number; rel: number }[] = [];
-  for (let i = 0; i < nTensors; i++) {
-    const name = str();
-    const nd = u32();
-    const ne = Array.from({ length: nd }, () => u64());
-    const type = u32();
-    infos.push({ name, shape: ne.reverse(), type, rel: u64() });
-  }
-  const dataStart = Math.ceil(p / alignment) * alignment;
-  return new Map(infos.map((t) => [t.name, { shape: t.shape, type: t.type, offset: dataStart + t.rel }]));
-}
-
 test('stories260K.bin tensors equal the llama.cpp-converted stories260K.gguf (names, shapes, bytes)', {
   skip: skipStories || (hasSharedData('models', 'stories260K', 'stories260K.gguf') ? false : 'stories260K.gguf absent'),
 }, () => {
   const { tensors } = readLlama2cCheckpoint(STORIES);
-  const gguf = readFileSync(STORIES_GGUF);
-  const dir = ggufTensorDirectory(gguf);
+  const gguf = openGguf(STORIES_GGUF);
   for (const [name, t] of tensors) {
-    const g = dir.get(name);
+    const g = gguf.tensors.find((x) => x.name === name);
     assert.ok(g, `${name} in GGUF`);
     assert.deepEqual(t.shape, g.shape, name);
     assert.equal(g.type, 0, name);
-    assert.ok(Buffer.from(t.data).equals(gguf.subarray(g.offset, g.offset + t.data.length)), `${name} bytes`);
+    assert.ok(Buffer.from(t.data).equals(readTensor(gguf, g).data), `${name} bytes`);
   }
 });
 
