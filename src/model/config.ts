@@ -66,6 +66,9 @@ export function configProblem(c: ModelConfig): string | null {
     const v = c[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > 1 << 30) return `${k} must be a positive integer (got ${String(v)})`;
   }
+  // Sanity caps far above any published model, so a corrupt count fails here instead of driving allocations.
+  if (c.num_hidden_layers > 4096) return `num_hidden_layers ${c.num_hidden_layers} is implausible (at most 4096)`;
+  if (c.num_attention_heads > 4096) return `num_attention_heads ${c.num_attention_heads} is implausible (at most 4096)`;
   if (c.num_attention_heads % c.num_key_value_heads !== 0)
     return `num_attention_heads (${c.num_attention_heads}) is not a multiple of num_key_value_heads (${c.num_key_value_heads})`;
   if (c.head_dim % 2 !== 0) return `head_dim (${c.head_dim}) must be even for RoPE`;

@@ -1,6 +1,6 @@
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { FormatError, RelufyError } from '../errors.js';
+import { checkReadablePath, FormatError, RelufyError } from '../errors.js';
 import { openGguf, readTensor } from '../formats/gguf/index.js';
 import type { GGUFFile, GGUFKV } from '../formats/gguf/types.js';
 import { loadHfFolder } from '../formats/hf/index.js';
@@ -28,10 +28,9 @@ const GGUF_ARCHITECTURES: Record<string, FfnActivation> = { llama: 'swiglu', mis
  * @throws FormatError naming the file and the problem for anything malformed or unsupported.
  */
 export function loadModel(path: string, options: LoadOptions = {}): LoadedModel {
-  if (!existsSync(path)) throw new FormatError(path, 'no such file or folder');
-  const st = statSync(path);
+  const kind = checkReadablePath(path, true);
   let model: LoadedModel;
-  if (st.isDirectory()) model = loadHf(path);
+  if (kind === 'dir') model = loadHf(path);
   else {
     const magic = readMagic(path);
     if (magic === 'GGUF' || magic === 'PWRI') model = loadGgufModel(path, options);
@@ -102,9 +101,6 @@ export function configFromGguf(f: GGUFFile): ModelConfig {
     act = actKey;
   }
   const head_dim = num(f, k('attention.key_length'), false) ?? (C % H === 0 ? C / H : 0);
-  const ropeDim = num(f, k('rope.dimension_count'), false);
-  if (ropeDim !== undefined && ropeDim !== head_dim)
-    throw new FormatError(f.path, `${k('rope.dimension_count')} = ${ropeDim} differs from head_dim ${head_dim}: partial RoPE is not supported`);
   const bos = num(f, 'tokenizer.ggml.bos_token_id', false);
   const eos = num(f, 'tokenizer.ggml.eos_token_id', false);
   const config: ModelConfig = {
@@ -128,6 +124,9 @@ export function configFromGguf(f: GGUFFile): ModelConfig {
   };
   const problem = configProblem(config);
   if (problem) throw new FormatError(f.path, problem);
+  const ropeDim = num(f, k('rope.dimension_count'), false);
+  if (ropeDim !== undefined && ropeDim !== head_dim)
+    throw new FormatError(f.path, `${k('rope.dimension_count')} = ${ropeDim} differs from head_dim ${head_dim}: partial RoPE is not supported`);
   return config;
 }
 
@@ -145,10 +144,9 @@ function loadGgufModel(path: string, options: LoadOptions): LoadedModel {
   const f = openGguf(path);
   const config = configFromGguf(f);
   const tensors = new Map<string, Tensor>();
-  if (!options.headerOnly) {
-    for (const info of f.tensors) tensors.set(info.name, readTensor(f, info));
-    validateTensors(path, config, tensors);
-  }
+  // Validate names, shapes and types from the header before any tensor byte is read.
+  validateTensors(path, config, new Map(f.tensors.map((t) => [t.name, t])));
+  if (!options.headerOnly) for (const info of f.tensors) tensors.set(info.name, readTensor(f, info));
   let tokenizer: Tokenizer | null = null;
   if (f.metadata.has('tokenizer.ggml.tokens')) tokenizer = tokenizerFromVocab(vocabFromGgufMetadata(f.metadata, path));
   return { path, format: f.magic === 'PWRI' ? 'pwri' : 'gguf', config, tensors, tokenizer, metadata: metadataSummary(f.metadata), tensorInfos: f.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, byteLength: t.byteLength })) };

@@ -1,4 +1,5 @@
 import { FormatError } from '../errors.js';
+import { quantTraits, typeName } from '../formats/quant/index.js';
 import type { Tensor } from '../formats/quant/types.js';
 import type { ModelConfig } from './config.js';
 
@@ -37,8 +38,14 @@ export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
  * carry a copy).
  * @throws FormatError(path, 'missing tensor X' | 'tensor X has shape [..], config expects [..]')
  */
-export function validateTensors(path: string, c: ModelConfig, tensors: Map<string, Tensor>): void {
-  for (const [name, shape] of expectedTensorShapes(c)) {
+export function validateTensors(path: string, c: ModelConfig, tensors: Map<string, Pick<Tensor, 'name' | 'shape' | 'type'>>): void {
+  // configProblem caps num_hidden_layers, so this table stays small even for a corrupt count.
+  const expected = expectedTensorShapes(c);
+  for (const name of tensors.keys()) {
+    if (!expected.has(name) && !isKnownExtra(name, c.num_hidden_layers))
+      throw new FormatError(path, `unexpected tensor ${JSON.stringify(name)} (not part of a ${c.num_hidden_layers}-layer ${c.architecture} model)`);
+  }
+  for (const [name, shape] of expected) {
     let t = tensors.get(name);
     let want = shape;
     if (!t && name.endsWith('.ffn_down.weight')) {
@@ -49,6 +56,8 @@ export function validateTensors(path: string, c: ModelConfig, tensors: Map<strin
     if (!t) throw new FormatError(path, `missing tensor ${name}`);
     if (!sameShape(t.shape, want))
       throw new FormatError(path, `tensor ${t.name} has shape [${t.shape.join(', ')}], config expects [${want.join(', ')}]`);
+    if (!quantTraits(t.type))
+      throw new FormatError(path, `tensor ${t.name} has type ${typeName(t.type)}, which relufy cannot compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)`);
   }
   const out = tensors.get('output.weight');
   if (out && !sameShape(out.shape, [c.vocab_size, c.hidden_size]))
@@ -59,4 +68,15 @@ function sameShape(a: number[], b: number[]): boolean {
   // A 1-D norm stored as [C] or [1, C] both pass; otherwise exact.
   const sa = a.filter((d, i) => !(d === 1 && i < a.length - 1 && a.length > b.length));
   return sa.length === b.length && sa.every((d, i) => d === b[i]);
+}
+
+/**
+ * Tensors a file may carry besides the block weights: a copy of the output head in tied models,
+ * and PowerInfer's per-layer `ffn_down_t` (transposed down), `fc1`/`fc2` (activation predictor) and
+ * `gpu_idx`/`gpu_bucket` (GPU offload index) tensors (PowerInfer llama.cpp `LLM_TENSOR_*`).
+ */
+function isKnownExtra(name: string, layers: number): boolean {
+  if (name === 'output.weight') return true;
+  const m = /^blk\.(\d+)\.(ffn_down_t\.weight|fc1\.weight|fc2\.weight|gpu_idx|gpu_bucket)$/.exec(name);
+  return m !== null && Number(m[1]) < layers;
 }

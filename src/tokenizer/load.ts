@@ -1,8 +1,8 @@
 // `loadTokenizer`: picks the right source for a path by name, then by content.
 
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { FormatError } from '../errors.js';
+import { checkReadablePath, FormatError } from '../errors.js';
 // Only loadTokenizer's GGUF branch uses the GGUF reader; the rest of tokenizer/ works on parsed metadata.
 import { openGguf } from '../formats/gguf/index.js';
 import { vocabFromGgufMetadata } from './sources/gguf.js';
@@ -74,16 +74,17 @@ function vocabFromFile(path: string): SpmVocab {
  * Files without a telling extension are recognized by content (see `detectTokenizerFile`).
  * Synchronous (small files; the GGUF reader reads only the header).
  * Throws FormatError naming the file at fault (also for a folder without a tokenizer, and for a GGUF
- * whose tokenizer is not SentencePiece "llama"), and Node's error when the path does not exist.
+ * whose tokenizer is not SentencePiece "llama", a missing path, or a path that is not a regular file).
  */
 export function loadTokenizer(path: string): Tokenizer {
   let file = path;
-  if (statSync(path).isDirectory()) {
+  if (checkReadablePath(path, true) === 'dir') {
     const json = join(path, 'tokenizer.json');
     const model = join(path, 'tokenizer.model');
     if (existsSync(json)) file = json;
     else if (existsSync(model)) file = model;
     else throw new FormatError(path, 'folder has no tokenizer.json or tokenizer.model');
+    checkReadablePath(file, false);
   }
   return tokenizerFromVocab(vocabFromFile(file));
 }

@@ -115,8 +115,15 @@ function parseHeader(path: string, fd: number, fileSize: number): SafetensorsHea
         path,
         `tensors ${reach.name} [${reach.data_offsets.join(', ')}] and ${cur.name} [${cur.data_offsets.join(', ')}] overlap in the data section`,
       );
+    // As the reference reader (safetensors `validate`): tensors tile the data section with no gap, so a
+    // duplicated key (JSON.parse keeps only its last entry) or a hole cannot pass unnoticed.
+    const expectedStart = reach === undefined ? 0 : reach.data_offsets[1];
+    if (cur.data_offsets[0] !== expectedStart)
+      throw new FormatError(path, `gap in the data section before tensor ${cur.name} (bytes ${expectedStart}..${cur.data_offsets[0]} belong to no tensor; duplicated tensor name?)`);
     if (reach === undefined || cur.data_offsets[1] > reach.data_offsets[1]) reach = cur;
   }
+  const covered = reach === undefined ? 0 : reach.data_offsets[1];
+  if (covered !== dataBytes) throw new FormatError(path, `data section has ${dataBytes} bytes but the tensors cover ${covered}`);
   return { metadata, tensors, dataStart, dataBytes };
 }
 
@@ -137,8 +144,8 @@ function open(path: string): { fd: number; size: number } {
  *
  * Validates: header length within the file and <= 100 MB, JSON object, known dtype, shape and
  * offsets well-formed, offsets inside the data section, `prod(shape) * dtype size == end - begin`,
- * no two tensors overlapping. Gaps between tensors are tolerated (the reference reader refuses
- * them; no known writer produces them). Any dtype is accepted here (see `readSafetensors`).
+ * no two tensors overlapping, no gap between them or after the last (as the reference reader
+ * requires). Any dtype is accepted here (see `readSafetensors`).
  * @throws FormatError(path, ...) for any of the above.
  */
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
