@@ -1,9 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { RelufyError } from '../errors.js';
+import { register as registerBench } from './commands/bench.js';
+import { register as registerConvert } from './commands/convert.js';
+import { register as registerEval } from './commands/eval.js';
 import { register as registerGenerate } from './commands/generate.js';
 import { register as registerInfo } from './commands/info.js';
+import { register as registerPerplexity } from './commands/perplexity.js';
 import { register as registerTokenize } from './commands/tokenize.js';
+import { register as registerTrain } from './commands/train.js';
 
 /** Builds the `relufy` program (exported for tests). */
 export function buildProgram(): Command {
@@ -18,6 +23,11 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerInfo(program);
   registerTokenize(program);
+  registerConvert(program);
+  registerTrain(program);
+  registerEval(program);
+  registerPerplexity(program);
+  registerBench(program);
   return program;
 }
 

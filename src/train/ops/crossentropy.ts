@@ -1,0 +1,37 @@
+/**
+ * Softmax + cross-entropy, fused (llm.c crossentropy_softmax_backward).
+ * Letters: N = B*T rows, V vocabulary. A target < 0 marks a position without a loss (ignored).
+ */
+
+/** probs (N,V) = softmax(logits (N,V)); losses (N) = -log probs[target] (0 where ignored). */
+export function crossentropyForward(losses: Float32Array, probs: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[o + v]! > max) max = logits[o + v]!;
+    let sum = 0;
+    for (let v = 0; v < V; v++) {
+      const e = Math.exp(logits[o + v]! - max);
+      probs[o + v] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let v = 0; v < V; v++) probs[o + v] *= inv;
+    const tgt = targets[n]!;
+    // log-sum-exp form keeps the loss finite even when probs[target] underflows in float32
+    losses[n] = tgt < 0 ? 0 : Math.log(sum) + max - logits[o + tgt]!;
+  }
+}
+
+/** dlogits (N,V) += dlosses[n] * (probs - onehot(target)). */
+export function crossentropyBackward(dlogits: Float32Array, dlosses: Float32Array, probs: Float32Array, targets: Int32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    const tgt = targets[n]!;
+    if (tgt < 0) continue;
+    const d = dlosses[n]!;
+    if (d === 0) continue;
+    const o = n * V;
+    for (let v = 0; v < V; v++) dlogits[o + v] += d * probs[o + v]!;
+    dlogits[o + tgt] -= d;
+  }
+}
