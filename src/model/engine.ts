@@ -44,14 +44,20 @@ export function modelIdOf(path: string): string {
 }
 
 /**
- * Loads a model file or folder and returns a ready Engine.
- * @throws FormatError for malformed files, UsageError for bad options.
+ * Loads a model file or folder and returns a ready Engine: the WebAssembly SIMD engine by default
+ * (`backend: 'wasm'`, worker threads over shared memory), or the scalar TypeScript reference
+ * (`backend: 'ref'`), which every fast kernel is tested against.
+ * @throws FormatError for malformed files, UsageError for bad options, RelufyError when the model
+ *   does not fit in memory.
  */
 export async function loadEngine(path: string, options: EngineOptions = {}): Promise<Engine> {
-  const backend = options.backend ?? 'ref';
+  const backend = options.backend ?? 'wasm';
   if (options.sparse && options.sparse !== 'off')
     throw new UsageError('--sparse', `${options.sparse} execution is not available in this build yet (use off)`);
-  const model = loadModel(path, { tokenizer: options.tokenizer });
-  if (backend === 'ref') return new KernelEngine(model, refKernels);
-  throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: ref)`);
+  if (backend === 'ref') return new KernelEngine(loadModel(path, { tokenizer: options.tokenizer }), refKernels);
+  if (backend === 'wasm') {
+    const { loadWasmEngine } = await import('../kernels/wasm/index.js');
+    return loadWasmEngine(path, { threads: options.threads, tokenizer: options.tokenizer });
+  }
+  throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: wasm, ref)`);
 }

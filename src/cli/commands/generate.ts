@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { FormatError, UsageError } from '../../errors.js';
@@ -27,12 +28,15 @@ interface GenerateFlags {
   displayPrompt: boolean;
 }
 
+/** The project's shipped dReLU model (models/stories260K-drelu.gguf), used when no -m is given. */
+export const DEFAULT_MODEL = fileURLToPath(new URL('../../../models/stories260K-drelu.gguf', import.meta.url));
+
 /** `relufy generate`: llama.cpp `llama-cli`-style text completion, flags named as llama.cpp names them. */
 export function register(program: Command): void {
   program
     .command('generate')
     .description('generate text from a prompt (GGUF, llama2.c .bin or Hugging Face folder)')
-    .option('-m, --model <path>', 'model: GGUF file, llama2.c .bin, or Hugging Face folder')
+    .option('-m, --model <path>', 'model: GGUF file, llama2.c .bin, or Hugging Face folder (default: the shipped stories260K dReLU model)')
     .option('-p, --prompt <text>', 'prompt to start from', '')
     .option('-f, --file <path>', 'read the prompt from a file')
     .option('-n, --n-predict <n>', 'tokens to generate (-1 = until EOS or the context is full)', intOption('-n', -1), -1)
@@ -46,13 +50,16 @@ export function register(program: Command): void {
     .option('-t, --threads <n>', 'threads (fast path)', intOption('-t', 1, 256), availableParallelism())
     .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s, at most 4096)', intOption('-c', 1))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
-    .option('--backend <name>', 'kernels: ref (scalar reference) or wasm', choiceOption('--backend', ['ref', 'wasm'] as const), 'ref')
+    .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD, threads) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
     .option('--ignore-eos', 'keep generating after the end-of-sequence token')
     .option('--no-display-prompt', 'do not echo the prompt')
     .option('--json', 'print one JSON object (text, tokens, timings) instead of streaming')
     .action(async (flags: GenerateFlags) => {
-      if (!flags.model) throw new UsageError('-m', 'no model given (relufy generate -m MODEL -p PROMPT)');
+      if (!flags.model) {
+        if (!existsSync(DEFAULT_MODEL)) throw new UsageError('-m', 'no model given and the shipped default model is missing (relufy generate -m MODEL -p PROMPT)');
+        flags.model = DEFAULT_MODEL;
+      }
       let prompt = flags.prompt ?? '';
       if (flags.file) {
         try {

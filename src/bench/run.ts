@@ -1,0 +1,253 @@
+import { cpus, totalmem } from 'node:os';
+import { basename, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { openGguf } from '../formats/gguf/index.js';
+import { loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
+import type { VariantChoice } from '../kernels/wasm/module.js';
+import type { Engine } from '../model/engine-types.js';
+import { measureReadBandwidth } from './membw.js';
+import { llamaCppPeer, type BenchPeer } from './peer-llamacpp.js';
+import { syntheticFileName, writeSyntheticGguf, type SyntheticQuant, type SyntheticShape } from './synthetic.js';
+
+export interface BenchOptions {
+  /** A GGUF file; or use `synthetic`. */
+  model?: string;
+  synthetic?: SyntheticShape;
+  quant?: SyntheticQuant;
+  /** Layers of the synthetic model (default: the real count). */
+  layers?: number;
+  /** Where synthetic files go (default .relufy-cache/synthetic). */
+  cacheDir?: string;
+  threads: number;
+  /** Prompt tokens for pp (0 = skip). */
+  nPrompt: number;
+  /** Generated tokens for tg (0 = skip). */
+  nGen: number;
+  repetitions: number;
+  peer?: 'llama.cpp';
+  backend: 'wasm' | 'ref';
+  variant: VariantChoice;
+  /** The machine's read bandwidth in bytes/s; measured with a wasm streaming read when absent. */
+  readBandwidth?: number;
+  seed: number;
+}
+
+/** tokens/s over the repetitions. */
+export interface BenchStat {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
+
+export interface BenchRow {
+  /** 'pp128', 'tg32' (llama-bench naming). */
+  test: string;
+  engine: string;
+  tokensPerSecond: BenchStat;
+  /** tg only: weight bytes per token x median tokens/s, bytes/s. */
+  weightBandwidth: number | null;
+  /** weightBandwidth / machine read bandwidth. */
+  fractionOfReadBandwidth: number | null;
+}
+
+export interface BenchResult {
+  model: string;
+  fileBytes: number;
+  /** Weight bytes a decode step reads (file encoding): every tensor except the embedding table, plus the head. */
+  bytesPerToken: number;
+  threads: number;
+  backend: string;
+  wasm: { variant: string; memories: number; packedBytesPerToken: number } | null;
+  loadSeconds: number;
+  readBandwidth: number;
+  readBandwidthSource: string;
+  rows: BenchRow[];
+  /** relufy / peer per test: ratio of medians, and per interleaved run. */
+  ratios: { test: string; median: number; runs: number[] }[];
+  machine: { cpus: number; model: string; totalBytes: number };
+}
+
+function stat(runs: number[]): BenchStat {
+  const s = [...runs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, min: s[0]!, max: s[s.length - 1]!, runs };
+}
+
+/** argmax over logits (greedy next token). */
+function argmax(x: Float32Array): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[b]!) b = i;
+  return b;
+}
+
+/** Bytes of the tensors one decode step reads, from a GGUF header. */
+function decodeBytes(path: string): { file: number; perToken: number } {
+  const f = openGguf(path);
+  const embd = f.tensors.find((t) => t.name === 'token_embd.weight');
+  const tied = !f.tensors.some((t) => t.name === 'output.weight');
+  const all = f.tensors.reduce((a, t) => a + t.byteLength, 0);
+  const e = embd?.byteLength ?? 0;
+  return { file: f.fileSize, perToken: all - e + (tied ? e : 0) };
+}
+
+interface Runner {
+  name: string;
+  pp(tokens: number[]): Promise<number>;
+  tg(first: number, n: number): Promise<number>;
+}
+
+function relufyRunner(engine: Engine): Runner {
+  return {
+    name: 'relufy',
+    async pp(tokens) {
+      const s = engine.createSession({ capacity: tokens.length });
+      const t0 = performance.now();
+      s.forward(tokens);
+      const dt = (performance.now() - t0) / 1000;
+      (s as { dispose?: () => void }).dispose?.();
+      return dt;
+    },
+    async tg(first, n) {
+      const s = engine.createSession({ capacity: n });
+      const t0 = performance.now();
+      let logits = s.forward([first]);
+      for (let i = 1; i < n; i++) logits = s.forward([argmax(logits)]);
+      const dt = (performance.now() - t0) / 1000;
+      (s as { dispose?: () => void }).dispose?.();
+      return dt;
+    },
+  };
+}
+
+/**
+ * `relufy bench`: pp (prompt processing) and tg (generation) tokens/s over repeated runs, optionally
+ * against llama.cpp on the same file in the same process, the two interleaved run by run.
+ * @throws UsageError for bad options; RelufyError / FormatError from loading.
+ */
+export async function runBench(o: BenchOptions, log: (line: string) => void = () => {}): Promise<BenchResult> {
+  let path = o.model;
+  if (o.synthetic) {
+    if (path) throw new UsageError('--synthetic', 'give either a model file or --synthetic, not both');
+    const so = { shape: o.synthetic, quant: o.quant ?? 'q8_0', layers: o.layers, seed: o.seed };
+    path = join(o.cacheDir ?? join('.relufy-cache', 'synthetic'), syntheticFileName(so));
+    log(`writing synthetic ${o.synthetic} ${so.quant} to ${path} (reused when present)...`);
+    writeSyntheticGguf(path, so);
+  }
+  if (!path) throw new UsageError('model', 'give a GGUF file or --synthetic SHAPE');
+  if (o.nPrompt === 0 && o.nGen === 0) throw new UsageError('--n-prompt/--n-gen', 'nothing to measure');
+
+  const sizes = decodeBytes(path);
+  let readBandwidth = o.readBandwidth ?? 0;
+  let readBandwidthSource = 'given (--read-bw)';
+  if (!o.readBandwidth) {
+    log(`measuring read bandwidth (wasm, ${o.threads} thread(s), 1 GiB)...`);
+    readBandwidth = await measureReadBandwidth(o.threads);
+    readBandwidthSource = `measured: wasm streaming read, ${o.threads} thread(s)`;
+  }
+
+  log(`loading ${path} (${o.backend})...`);
+  const t0 = performance.now();
+  const ctx = Math.max(o.nPrompt, o.nGen, 16);
+  let engine: Engine;
+  let wasm: WasmEngine | null = null;
+  if (o.backend === 'wasm') {
+    wasm = await loadWasmEngine(path, { threads: o.threads, variant: o.variant, maxContext: ctx });
+    engine = wasm;
+  } else {
+    const { loadEngine } = await import('../model/engine.js');
+    engine = await loadEngine(path, { backend: 'ref' });
+  }
+  const loadSeconds = (performance.now() - t0) / 1000;
+  let peer: BenchPeer | null = null;
+  try {
+    if (o.peer) {
+      log('loading llama.cpp (node-llama-cpp)...');
+      peer = await llamaCppPeer(path, o.threads, ctx + 16);
+    }
+    const runners: Runner[] = [relufyRunner(engine), ...(peer ? [peer] : [])];
+    const V = engine.config.vocab_size;
+    let seed = o.seed >>> 0 || 1;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), seed);
+    const prompt = Array.from({ length: o.nPrompt }, () => 3 + (rand() % (V - 3)));
+    const first = engine.config.bos_token_id ?? 1;
+
+    // warm-up (not timed): page the weights in, let JIT tiers settle
+    for (const r of runners) {
+      if (o.nPrompt) await r.pp(prompt.slice(0, Math.min(16, o.nPrompt)));
+      if (o.nGen) await r.tg(first, Math.min(4, o.nGen));
+    }
+    const tests: { test: string; tokens: number; run: (r: Runner) => Promise<number> }[] = [];
+    if (o.nPrompt) tests.push({ test: `pp${o.nPrompt}`, tokens: o.nPrompt, run: (r) => r.pp(prompt) });
+    if (o.nGen) tests.push({ test: `tg${o.nGen}`, tokens: o.nGen, run: (r) => r.tg(first, o.nGen) });
+    const runs = new Map<string, number[]>();
+    for (let rep = 0; rep < o.repetitions; rep++) {
+      for (const t of tests) {
+        const order = rep % 2 === 0 ? runners : [...runners].reverse();
+        for (const r of order) {
+          const sec = await t.run(r);
+          const key = `${t.test}\u0000${r.name}`;
+          runs.set(key, [...(runs.get(key) ?? []), t.tokens / sec]);
+          log(`  run ${rep + 1}/${o.repetitions} ${t.test} ${r.name}: ${(t.tokens / sec).toFixed(2)} tokens/s`);
+        }
+      }
+    }
+    const rows: BenchRow[] = [];
+    const ratios: BenchResult['ratios'] = [];
+    for (const t of tests) {
+      for (const r of runners) {
+        const st = stat(runs.get(`${t.test}\u0000${r.name}`)!);
+        const bw = t.test.startsWith('tg') ? sizes.perToken * st.median : null;
+        rows.push({ test: t.test, engine: r.name, tokensPerSecond: st, weightBandwidth: bw, fractionOfReadBandwidth: bw === null ? null : bw / readBandwidth });
+      }
+      if (peer) {
+        const a = runs.get(`${t.test}\u0000relufy`)!;
+        const b = runs.get(`${t.test}\u0000${peer.name}`)!;
+        ratios.push({ test: t.test, median: stat(a).median / stat(b).median, runs: a.map((x, i) => x / b[i]!) });
+      }
+    }
+    return {
+      model: path,
+      fileBytes: sizes.file,
+      bytesPerToken: sizes.perToken,
+      threads: o.threads,
+      backend: o.backend,
+      wasm: wasm ? { variant: wasm.info.variant, memories: wasm.info.memories, packedBytesPerToken: wasm.info.bytesPerToken } : null,
+      loadSeconds,
+      readBandwidth,
+      readBandwidthSource,
+      rows,
+      ratios,
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', totalBytes: totalmem() },
+    };
+  } finally {
+    await peer?.close();
+    await wasm?.close();
+  }
+}
+
+const gb = (b: number) => (b / 1e9).toFixed(1);
+
+/** The readable table. */
+export function formatBench(r: BenchResult): string {
+  const lines: string[] = [];
+  lines.push(`model:   ${basename(r.model)} (${(r.fileBytes / 2 ** 30).toFixed(2)} GiB, ${gb(r.bytesPerToken)} GB of weights read per token)`);
+  lines.push(`engine:  relufy ${r.backend}${r.wasm ? ` (${r.wasm.variant}, ${r.wasm.memories} wasm memor${r.wasm.memories === 1 ? 'y' : 'ies'})` : ''}, ${r.threads} thread(s), loaded in ${r.loadSeconds.toFixed(1)} s`);
+  lines.push(`machine: ${r.machine.cpus} x ${r.machine.model}, ${(r.machine.totalBytes / 2 ** 30).toFixed(0)} GiB; read bandwidth ${gb(r.readBandwidth)} GB/s (${r.readBandwidthSource})`);
+  lines.push('');
+  const head = ['test', 'engine', 't/s median', 'min', 'max', 'weight GB/s', '% of read bw'];
+  const body = r.rows.map((x) => [
+    x.test, x.engine, x.tokensPerSecond.median.toFixed(2), x.tokensPerSecond.min.toFixed(2), x.tokensPerSecond.max.toFixed(2),
+    x.weightBandwidth === null ? '-' : gb(x.weightBandwidth), x.fractionOfReadBandwidth === null ? '-' : `${(x.fractionOfReadBandwidth * 100).toFixed(0)}%`,
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]) => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ') + ' |';
+  lines.push(fmt(head));
+  lines.push('|' + w.map((n, i) => (i < 2 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|');
+  for (const b of body) lines.push(fmt(b));
+  for (const q of r.ratios) {
+    lines.push(`relufy/llama.cpp ${q.test}: ${q.median.toFixed(2)} (per interleaved run: ${q.runs.map((x) => x.toFixed(2)).join(', ')})`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { formatBench, runBench } from '../../bench/run.js';
+import { SYNTHETIC_SHAPES, type SyntheticQuant, type SyntheticShape } from '../../bench/synthetic.js';
+import { ThreadPool } from '../../kernels/wasm/pool.js';
+import type { VariantChoice } from '../../kernels/wasm/module.js';
+import { choiceOption, floatOption, intOption } from '../options.js';
+
+interface BenchFlags {
+  synthetic?: SyntheticShape;
+  quant: SyntheticQuant;
+  layers?: number;
+  cacheDir?: string;
+  threads: number;
+  nPrompt: number;
+  nGen: number;
+  repetitions: number;
+  peer?: 'llama.cpp';
+  backend: 'wasm' | 'ref';
+  variant: VariantChoice;
+  readBw?: number;
+  seed: number;
+  json?: boolean;
+}
+
+/**
+ * `relufy bench [MODEL]`: prompt-processing (pp) and generation (tg) tokens/s, median/min/max over
+ * repeated runs, weight bandwidth, and with `--peer llama.cpp` the same file on llama.cpp
+ * (node-llama-cpp, optional dependency) interleaved run by run, with relufy/llama.cpp ratios.
+ */
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('measure prompt processing (pp) and generation (tg) speed, optionally against llama.cpp on the same file')
+    .argument('[model]', 'GGUF file (or use --synthetic)')
+    .option('--synthetic <shape>', `write and use a seeded random-weight GGUF of a real shape (${Object.keys(SYNTHETIC_SHAPES).join(', ')})`,
+      choiceOption('--synthetic', Object.keys(SYNTHETIC_SHAPES) as SyntheticShape[]))
+    .option('--quant <type>', 'weight type of the synthetic model', choiceOption('--quant', ['q8_0', 'q4_0', 'f16', 'f32'] as const), 'q8_0')
+    .option('--layers <n>', 'layers of the synthetic model (default: the real count)', intOption('--layers', 1, 1024))
+    .option('--cache-dir <dir>', 'folder for synthetic files (default .relufy-cache/synthetic)')
+    .option('-t, --threads <n>', 'threads (default: number of cores)', intOption('--threads', 1, 1024), ThreadPool.defaultThreads())
+    .option('-p, --n-prompt <n>', 'prompt tokens for pp (0 = skip)', intOption('--n-prompt', 0, 1 << 20), 128)
+    .option('-n, --n-gen <n>', 'generated tokens for tg (0 = skip)', intOption('--n-gen', 0, 1 << 20), 32)
+    .option('-r, --repetitions <n>', 'timed runs per test', intOption('--repetitions', 1, 1000), 3)
+    .option('--peer <engine>', 'also run llama.cpp on the same file (needs node-llama-cpp)', choiceOption('--peer', ['llama.cpp'] as const))
+    .option('--backend <name>', 'relufy backend', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
+    .option('--variant <v>', 'wasm build: auto, simd, relaxed, relaxed-flag (turns on V8 relaxed SIMD in Node 20)',
+      choiceOption('--variant', ['auto', 'simd', 'relaxed', 'relaxed-flag'] as const), 'auto')
+    .option('--read-bw <GB/s>', 'machine read bandwidth for the % column (default: measured)', floatOption('--read-bw', 0.001))
+    .option('--seed <n>', 'seed of the synthetic weights and prompt tokens', intOption('--seed', 0), 1)
+    .option('--json', 'print JSON')
+    .action(async (model: string | undefined, f: BenchFlags) => {
+      const log = f.json ? () => {} : (s: string) => process.stderr.write(s + '\n');
+      const r = await runBench({
+        model, synthetic: f.synthetic, quant: f.quant, layers: f.layers, cacheDir: f.cacheDir, threads: f.threads,
+        nPrompt: f.nPrompt, nGen: f.nGen, repetitions: f.repetitions, peer: f.peer, backend: f.backend, variant: f.variant,
+        readBandwidth: f.readBw === undefined ? undefined : f.readBw * 1e9, seed: f.seed,
+      }, log);
+      process.stdout.write((f.json ? JSON.stringify(r, null, 2) : formatBench(r)) + '\n');
+    });
+}

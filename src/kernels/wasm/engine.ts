@@ -1,0 +1,445 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { RelufyError, UsageError } from '../../errors.js';
+import type { ModelConfig } from '../../model/config.js';
+import type { Engine, InferenceSession } from '../../model/engine-types.js';
+import { loadModel } from '../../model/load.js';
+import type { LoadedModel } from '../../model/types.js';
+import type { Tokenizer } from '../../tokenizer/types.js';
+import { MAX_MEMORY_BYTES, WasmHeap } from './heap.js';
+import { GLU_CODE, PackedType } from './layout.js';
+import { instantiate, loadWasmModule, type VariantChoice, type WasmExports, type WasmVariant } from './module.js';
+import { minStagingBytes, packMatrix, packVector, packedSizeOf, type PackedMatrix } from './pack.js';
+import { writeDesc } from './kernels.js';
+import { ThreadPool } from './pool.js';
+import { checkFits, planShards, type ShardPlan } from './shard.js';
+import { sourceFromGguf, sourceFromModel, type TensorSource } from './source.js';
+
+export interface WasmEngineOptions {
+  /** Threads incl. the calling one (default: number of cores). */
+  threads?: number;
+  /** Kernel build: 'auto' (default) = relaxed SIMD when the runtime validates it, else SIMD128. */
+  variant?: VariantChoice;
+  /** Largest session capacity in tokens; KV cache room is reserved for it (default min(context_length, 4096)). */
+  maxContext?: number;
+  /** Tokens per prefill chunk (default 64). */
+  batch?: number;
+  /** Bytes per WebAssembly memory (default and maximum 4 GiB); lower it to force sharding. */
+  memoryLimit?: number;
+  /** Run a few steps at load so the kernels are compiled by the optimizing tier (default true). */
+  warmup?: boolean;
+  /** Tokenizer file for models without one. */
+  tokenizer?: string;
+  /** Bytes assumed available instead of os.freemem() (tests). */
+  availableBytes?: number;
+}
+
+/** Facts about a loaded WASM engine, for `relufy bench` and logs. */
+export interface WasmEngineInfo {
+  variant: WasmVariant;
+  threads: number;
+  memories: number;
+  /** Packed weight bytes in wasm memory. */
+  weightBytes: number;
+  /** Weight bytes one decode step streams (all layer matrices + output head + norms). */
+  bytesPerToken: number;
+  /** Planned bytes per memory. */
+  memoryBytes: number[];
+  /** Packed types of the layer matrices, e.g. { Q8_0: 224 }. */
+  matrixTypes: Record<string, number>;
+}
+
+interface Buffers {
+  x: number; n: number; nq: number; nd: number; ns: number;
+  qkv: number; att: number; aq: number; ad: number; as: number;
+  h: number; hq: number; hd: number; hs: number;
+  attScratch: number; scratchStride: number;
+  logits: number;
+}
+
+interface Shard {
+  heap: WasmHeap;
+  ex: WasmExports;
+  buf: Buffers;
+}
+
+interface LayerPlan {
+  mem: number;
+  attnNorm: number;
+  ffnNorm: number;
+  q: PackedMatrix; k: PackedMatrix; v: PackedMatrix; o: PackedMatrix;
+  gate: PackedMatrix; up: PackedMatrix; down: PackedMatrix;
+  /** 3 descriptors q, k, v writing into qkv; then o (into x, accumulate); then down (into x, accumulate). */
+  descs: number;
+}
+
+const quant = (m: PackedMatrix): boolean => m.type !== PackedType.F32;
+
+/**
+ * Loads a model for the WebAssembly engine. GGUF files are streamed tensor by tensor into wasm
+ * memory (never held in JS whole); other formats go through `loadModel` first.
+ * @throws FormatError for malformed files; RelufyError when the model does not fit (bytes needed and available).
+ */
+export async function loadWasmEngine(path: string, options: WasmEngineOptions = {}): Promise<WasmEngine> {
+  const source = isGguf(path)
+    ? sourceFromGguf(path, { tokenizer: options.tokenizer })
+    : sourceFromModel(loadModel(path, { tokenizer: options.tokenizer }));
+  return WasmEngine.create(source, options);
+}
+
+/** The WASM engine over an already loaded model. */
+export async function createWasmEngine(model: LoadedModel, options: WasmEngineOptions = {}): Promise<WasmEngine> {
+  return WasmEngine.create(sourceFromModel(model), options);
+}
+
+function isGguf(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false; // loadModel reports the missing file
+  }
+  try {
+    const b = Buffer.alloc(4);
+    readSync(fd, b, 0, 4, 0);
+    const magic = b.toString('latin1');
+    return magic === 'GGUF' || magic === 'PWRI';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Engine on the WebAssembly SIMD kernels: weights repacked into interleaved tiles in one or more
+ * shared WebAssembly memories (layers sharded across memories of at most 4 GiB), a decode step
+ * running entirely inside wasm memory, and a worker-thread pool splitting each matmul, attention
+ * and fused FFN by rows. Per layer: 4 parallel dispatches (qkv, attention, o, gate+up+glu, down)
+ * plus small single-thread ops (rmsnorm, RoPE, KV store, activation quantization).
+ */
+export class WasmEngine implements Engine {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly modelId: string;
+  readonly info: WasmEngineInfo;
+  /** @internal */ readonly shards: Shard[];
+  /** @internal */ readonly layers: LayerPlan[];
+  /** @internal */ readonly pool: ThreadPool;
+  /** @internal */ readonly embd: PackedMatrix & { mem: number };
+  /** @internal */ readonly output: PackedMatrix & { mem: number; norm: number; desc: number };
+  /** @internal */ readonly batch: number;
+  readonly maxContext: number;
+
+  private constructor(init: {
+    config: ModelConfig; tokenizer: Tokenizer; modelId: string; info: WasmEngineInfo; shards: Shard[]; layers: LayerPlan[];
+    pool: ThreadPool; embd: PackedMatrix & { mem: number }; output: PackedMatrix & { mem: number; norm: number; desc: number };
+    batch: number; maxContext: number;
+  }) {
+    this.config = init.config;
+    this.tokenizer = init.tokenizer;
+    this.modelId = init.modelId;
+    this.info = init.info;
+    this.shards = init.shards;
+    this.layers = init.layers;
+    this.pool = init.pool;
+    this.embd = init.embd;
+    this.output = init.output;
+    this.batch = init.batch;
+    this.maxContext = init.maxContext;
+  }
+
+  /**
+   * Plans the memories, checks the model fits, packs every weight and starts the thread pool.
+   * @throws RelufyError (does not fit / no tokenizer / unsupported shape), UsageError for bad options.
+   */
+  static async create(src: TensorSource, options: WasmEngineOptions = {}): Promise<WasmEngine> {
+    const c = src.config;
+    if (!src.tokenizer) throw new RelufyError(`${src.path}: the model has no tokenizer; pass --tokenizer FILE`);
+    const threads = options.threads ?? ThreadPool.defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError('--threads', `must be a positive integer (got ${threads})`);
+    const batch = options.batch ?? 64;
+    const maxContext = options.maxContext ?? Math.min(c.max_position_embeddings, 4096);
+    if (!Number.isInteger(maxContext) || maxContext < 1) throw new UsageError('--ctx-size', `must be a positive integer (got ${maxContext})`);
+    const limit = Math.min(options.memoryLimit ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
+
+    const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
+    const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
+    const need = (name: string) => {
+      const t = src.info(name);
+      if (!t) throw new RelufyError(`${src.path}: missing tensor ${name}`);
+      return t;
+    };
+    const layerNames = (l: number) => ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'].map((n) => `blk.${l}.${n}.weight`);
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      if (!src.info(`blk.${l}.ffn_down.weight`)) throw new RelufyError(`${src.path}: blk.${l}.ffn_down.weight is missing (PowerInfer ffn_down_t files run on the sparse engine)`);
+    }
+    const tied = !src.info('output.weight');
+    const maxK = Math.max(C, F, qDim);
+    const staging = Math.max(C >= 1024 ? 8 << 20 : 1 << 20, minStagingBytes(maxK));
+    const buffers = bufferBytes(c, batch, threads, maxContext);
+    const plan: ShardPlan = planShards({
+      embd: packedSizeOf(need('token_embd.weight')),
+      output: (tied ? 0 : packedSizeOf(need('output.weight'))) + C * 4 + 256,
+      layers: Array.from({ length: c.num_hidden_layers }, (_, l) => layerNames(l).reduce((a, n) => a + packedSizeOf(need(n)) + 64, 0) + 2 * C * 4 + 512),
+      kvPerLayer: 2 * maxContext * kvDim * 4 + 128,
+      perMemory: buffers + staging + 4096,
+      outputBuffers: batch * c.vocab_size * 4 + 64,
+    }, limit);
+    checkFits(plan, src.path, options.availableBytes);
+
+    const mod = loadWasmModule(options.variant ?? 'auto');
+    const shards: Shard[] = [];
+    const stagings: number[] = [];
+    for (let m = 0; m < plan.memories; m++) {
+      const heap = new WasmHeap(limit, Math.min(limit, plan.bytes[m]!));
+      const ex = instantiate(mod, heap.memory);
+      if (ex.heap_base() > 65536) throw new RelufyError('kernel module static data overlaps the heap');
+      shards.push({ heap, ex, buf: allocBuffers(heap, c, batch, threads, maxContext, m === plan.outputMem) });
+      stagings.push(heap.alloc(staging));
+    }
+    const pack = (name: string, m: number): PackedMatrix => {
+      const s = shards[m]!;
+      return packMatrix(s.heap, s.ex, { ptr: stagings[m]!, bytes: staging }, need(name), (r0, n, dst) => src.readRows(name, r0, n, dst));
+    };
+    const vec = (name: string, m: number): number => packVector(shards[m]!.heap, src.read(name));
+
+    const embd = { ...pack('token_embd.weight', plan.embdMem), mem: plan.embdMem };
+    const layers: LayerPlan[] = [];
+    for (let l = 0; l < c.num_hidden_layers; l++) {
+      const m = plan.layerMem[l]!;
+      const [q, k, v, o, gate, up, down] = layerNames(l).map((n) => pack(n, m)) as [PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix];
+      if (q.O !== qDim || k.O !== kvDim || v.O !== kvDim || o.O !== C || gate.O !== F || up.O !== F || down.O !== C || down.K !== F || q.K !== C) {
+        throw new RelufyError(`${src.path}: layer ${l} weight shapes do not match the config`);
+      }
+      const s = shards[m]!;
+      const descs = s.heap.alloc(5 * 32);
+      const qkvLd = qDim + 2 * kvDim;
+      writeDesc(s.heap, descs, q, s.buf.qkv, qkvLd, false);
+      writeDesc(s.heap, descs + 32, k, s.buf.qkv + qDim * 4, qkvLd, false);
+      writeDesc(s.heap, descs + 64, v, s.buf.qkv + (qDim + kvDim) * 4, qkvLd, false);
+      writeDesc(s.heap, descs + 96, o, s.buf.x, C, true);
+      writeDesc(s.heap, descs + 128, down, s.buf.x, C, true);
+      layers.push({ mem: m, attnNorm: vec(`blk.${l}.attn_norm.weight`, m), ffnNorm: vec(`blk.${l}.ffn_norm.weight`, m), q, k, v, o, gate, up, down, descs });
+    }
+    const om = plan.outputMem;
+    let outMat: PackedMatrix;
+    if (tied) {
+      if (om !== plan.embdMem) {
+        outMat = pack('token_embd.weight', om); // the tied head lives where the logits are computed
+      } else outMat = embd;
+    } else outMat = pack('output.weight', om);
+    const os = shards[om]!;
+    const outDesc = os.heap.alloc(32);
+    writeDesc(os.heap, outDesc, outMat, os.buf.logits, c.vocab_size, false);
+    const output = { ...outMat, mem: om, norm: vec('output_norm.weight', om), desc: outDesc };
+    for (let m = 0; m < shards.length; m++) shards[m]!.heap.release(stagings[m]!);
+    src.close();
+
+    const pool = await ThreadPool.create(mod, shards.map((s) => s.heap.memory), shards.map((s) => s.ex), threads);
+    const matrices = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
+    const matrixTypes: Record<string, number> = {};
+    for (const m of matrices) matrixTypes[PackedType[m.type]] = (matrixTypes[PackedType[m.type]] ?? 0) + 1;
+    const weightBytes = matrices.reduce((a, m) => a + m.bytes, 0) + embd.bytes + (outMat === embd ? 0 : outMat.bytes);
+    const info: WasmEngineInfo = {
+      variant: mod.variant,
+      threads,
+      memories: plan.memories,
+      weightBytes,
+      bytesPerToken: matrices.reduce((a, m) => a + m.bytes, 0) + outMat.bytes + (2 * c.num_hidden_layers + 1) * C * 4,
+      memoryBytes: plan.bytes,
+      matrixTypes,
+    };
+    const engine = new WasmEngine({ config: c, tokenizer: src.tokenizer, modelId: src.modelId, info, shards, layers, pool, embd, output, batch, maxContext });
+    if (options.warmup ?? true) engine.warmup();
+    return engine;
+  }
+
+  /** Runs a few decode steps and a small prefill so every kernel reaches V8's optimizing tier. */
+  warmup(): void {
+    const s = this.createSession({ capacity: Math.min(this.maxContext, 8) });
+    try {
+      const n = Math.min(3, s.capacity - 1);
+      if (n >= 1) s.forward(Array.from({ length: n }, (_, i) => i % this.config.vocab_size));
+      for (let i = n; i < s.capacity; i++) s.forward([i % this.config.vocab_size]);
+    } finally {
+      s.dispose();
+    }
+  }
+
+  /**
+   * A new sequence with its own KV cache (capacity tokens, default maxContext).
+   * @throws UsageError when capacity exceeds maxContext; RelufyError when wasm memory is full.
+   */
+  createSession(options: { capacity?: number } = {}): WasmSession {
+    const capacity = options.capacity ?? this.maxContext;
+    if (!Number.isInteger(capacity) || capacity <= 0) throw new UsageError('--ctx-size', `must be a positive integer (got ${capacity})`);
+    if (capacity > this.maxContext) throw new UsageError('--ctx-size', `${capacity} exceeds the engine's maximum context ${this.maxContext} (set maxContext when loading)`);
+    return new WasmSession(this, capacity);
+  }
+
+  /** Stops the worker threads. The engine cannot run afterwards. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/** Activation buffer bytes per memory (see allocBuffers), without logits. */
+function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: number): number {
+  const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
+  const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
+  const blocks = (n: number) => Math.ceil(n / 32) * 4;
+  const r = (n: number) => Math.ceil(n / 64) * 64;
+  return B * (r(C * 4) * 2 + r(C) + 2 * r(blocks(C)) + r((qDim + 2 * kvDim) * 4) + r(qDim * 4) + r(qDim) + 2 * r(blocks(qDim)) +
+    r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64;
+}
+
+function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean): Buffers {
+  const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
+  const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
+  const blocks = (n: number) => Math.ceil(n / 32) * 4;
+  const scratchStride = Math.ceil((maxContext * 4) / 64) * 64;
+  return {
+    x: heap.alloc(B * C * 4), n: heap.alloc(B * C * 4), nq: heap.alloc(B * C), nd: heap.alloc(B * blocks(C)), ns: heap.alloc(B * blocks(C)),
+    qkv: heap.alloc(B * (qDim + 2 * kvDim) * 4), att: heap.alloc(B * qDim * 4), aq: heap.alloc(B * qDim), ad: heap.alloc(B * blocks(qDim)), as: heap.alloc(B * blocks(qDim)),
+    h: heap.alloc(B * F * 4), hq: heap.alloc(B * F), hd: heap.alloc(B * blocks(F)), hs: heap.alloc(B * blocks(F)),
+    attScratch: heap.alloc(threads * scratchStride), scratchStride,
+    logits: withLogits ? heap.alloc(B * c.vocab_size * 4) : 0,
+  };
+}
+
+const registry = new FinalizationRegistry<() => void>((free) => free());
+
+/** One sequence on the WASM engine: KV caches (capacity, KVH*D) float32 per layer in that layer's memory. */
+export class WasmSession implements InferenceSession {
+  readonly capacity: number;
+  private pos = 0;
+  private readonly kc: number[] = [];
+  private readonly vc: number[] = [];
+  private disposed = false;
+
+  constructor(private readonly e: WasmEngine, capacity: number) {
+    this.capacity = capacity;
+    const kvBytes = capacity * e.config.num_key_value_heads * e.config.head_dim * 4;
+    for (const L of e.layers) {
+      const heap = e.shards[L.mem]!.heap;
+      this.kc.push(heap.alloc(kvBytes));
+      this.vc.push(heap.alloc(kvBytes));
+    }
+    const kc = [...this.kc], vc = [...this.vc], layers = e.layers, shards = e.shards;
+    registry.register(this, () => {
+      layers.forEach((L, l) => {
+        shards[L.mem]!.heap.release(kc[l]!);
+        shards[L.mem]!.heap.release(vc[l]!);
+      });
+    }, this);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.pos) throw new RelufyError(`truncate: ${n} is outside 0..${this.pos}`);
+    this.pos = n;
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** Frees the KV cache now (also happens when the session is garbage collected). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    registry.unregister(this);
+    this.e.layers.forEach((L, l) => {
+      this.e.shards[L.mem]!.heap.release(this.kc[l]!);
+      this.e.shards[L.mem]!.heap.release(this.vc[l]!);
+    });
+  }
+
+  forward(tokens: number[], options: { allLogits?: boolean } = {}): Float32Array {
+    const e = this.e;
+    const c = e.config;
+    const V = c.vocab_size;
+    if (this.disposed) throw new RelufyError('forward: the session was disposed');
+    if (tokens.length === 0) throw new RelufyError('forward: no tokens');
+    if (this.pos + tokens.length > this.capacity)
+      throw new RelufyError(`context full: ${this.pos} + ${tokens.length} tokens exceed the context size of ${this.capacity}`);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new RelufyError(`token id ${t} is outside the vocabulary (0..${V - 1})`);
+    const all = options.allLogits === true;
+    const result = new Float32Array((all ? tokens.length : 1) * V);
+    for (let i = 0; i < tokens.length; i += e.batch) {
+      const chunk = tokens.slice(i, i + e.batch);
+      const last = i + e.batch >= tokens.length;
+      const rows = all ? chunk.length : last ? 1 : 0;
+      this.step(chunk, rows, result, all ? i * V : 0);
+    }
+    return result;
+  }
+
+  /** Runs T <= batch tokens through all layers; writes the logits of the last `rows` into out at outOff. */
+  private step(tokens: number[], rows: number, out: Float32Array, outOff: number): void {
+    const e = this.e;
+    const c = e.config;
+    const T = tokens.length;
+    const C = c.hidden_size, F = c.intermediate_size, H = c.num_attention_heads, KVH = c.num_key_value_heads, D = c.head_dim;
+    const qDim = H * D, kvDim = KVH * D, qkvLd = qDim + 2 * kvDim;
+    const eps = c.rms_norm_eps, theta = c.rope_theta, win = c.sliding_window ?? 0;
+    const kind = GLU_CODE[c.ffn_activation];
+    const pool = e.pool;
+    const pos0 = this.pos;
+    const quantize = (s: Shard, m: number, x: number, q: number, d: number, sum: number, n: number) => {
+      const nb = n / 32;
+      if (T > 1 && pool.nth > 1) pool.run(m, 'quantize_q8', [x, q, d, sum, nb]);
+      else s.ex.quantize_q8(x, q, d, sum, nb, 0, 1);
+    };
+
+    let cur = e.embd.mem;
+    {
+      const s = e.shards[cur]!;
+      for (let t = 0; t < T; t++) s.ex.unpack_row(e.embd.type, e.embd.ptr, tokens[t]!, C, s.buf.x + t * C * 4);
+    }
+    const moveTo = (m: number) => {
+      if (m === cur) return;
+      const from = e.shards[cur]!, to = e.shards[m]!;
+      to.heap.f32(to.buf.x, T * C).set(from.heap.f32(from.buf.x, T * C));
+      cur = m;
+    };
+
+    for (let l = 0; l < e.layers.length; l++) {
+      const L = e.layers[l]!;
+      moveTo(L.mem);
+      const m = L.mem;
+      const s = e.shards[m]!;
+      const { ex, buf } = s;
+      // attention block
+      ex.rmsnorm(buf.n, buf.x, L.attnNorm, T, C, eps);
+      if (quant(L.q) || quant(L.k) || quant(L.v)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, T * C);
+      pool.run(m, 'matmul_multi', [L.descs, 3, buf.n, buf.nq, buf.nd, buf.ns, T]);
+      ex.rope(buf.qkv, qkvLd, T, H, D, pos0, theta);
+      ex.rope(buf.qkv + qDim * 4, qkvLd, T, KVH, D, pos0, theta);
+      const kc = this.kc[l]!, vc = this.vc[l]!;
+      ex.copy_rows(kc + pos0 * kvDim * 4, buf.qkv + qDim * 4, qkvLd, T, kvDim);
+      ex.copy_rows(vc + pos0 * kvDim * 4, buf.qkv + (qDim + kvDim) * 4, qkvLd, T, kvDim);
+      pool.run(m, 'attention', [buf.att, buf.qkv, qkvLd, kc, vc, T, pos0, H, KVH, D, win, buf.attScratch, buf.scratchStride]);
+      if (quant(L.o)) quantize(s, m, buf.att, buf.aq, buf.ad, buf.as, T * qDim);
+      pool.run(m, 'matmul_multi', [L.descs + 96, 1, buf.att, buf.aq, buf.ad, buf.as, T]);
+      // feed-forward block
+      ex.rmsnorm(buf.n, buf.x, L.ffnNorm, T, C, eps);
+      if (quant(L.gate) || quant(L.up)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, T * C);
+      pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
+        buf.h, buf.hq, buf.hd, buf.hs, quant(L.down) ? 1 : 0]);
+      pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+    }
+    this.pos += T;
+    if (rows === 0) return;
+
+    const o = e.output;
+    moveTo(o.mem);
+    const s = e.shards[o.mem]!;
+    const { ex, buf } = s;
+    ex.rmsnorm(buf.n, buf.x + (T - rows) * C * 4, o.norm, rows, C, eps);
+    if (quant(o)) ex.quantize_q8(buf.n, buf.nq, buf.nd, buf.ns, (rows * C) / 32, 0, 1);
+    pool.run(o.mem, 'matmul_multi', [o.desc, 1, buf.n, buf.nq, buf.nd, buf.ns, rows]);
+    out.set(s.heap.f32(buf.logits, rows * c.vocab_size), outOff);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Byte layout of weights repacked for the WebAssembly kernels (assembly/pack.ts writes it,
+ * assembly/matmul.ts streams it). A linear weight W (O, K) becomes ceil(O/4) row groups, each
+ * one contiguous run of bytes, so a matvec reads a single sequential stream
+ * (measurements: shared/docs/kernel-notes.md section 2, "il" rows).
+ *
+ * - Q8_0: per group, per 32-column block b, a 136-byte tile: f16 scales of rows 4g..4g+3 (8 B),
+ *   then the 4 rows' 32 int8 values (4 x 32 B). Same bytes as ggml's 4 x 34.
+ * - Q4_0: per group and block a 72-byte tile: 4 f16 scales, then 4 x 16 bytes of ggml nibbles
+ *   (low nibble = element j, high = element j+16, stored value q+8 unsigned). Same bytes as 4 x 18.
+ * - F32: per group, for each 4-column chunk the 4 rows' 4 floats (64 B), then for each of the
+ *   K % 4 tail columns the 4 rows' values (16 B): 16*K bytes per group.
+ * Missing rows of the last group are zero (Q4_0: nibble 8). F16 / BF16 are converted to F32 at load;
+ * other ggml types are dequantized to F32 at load.
+ */
+export enum PackedType {
+  F32 = 0,
+  Q8_0 = 1,
+  Q4_0 = 2,
+}
+
+/** FFN activation codes of assembly/ops.ts. */
+export const GLU_CODE = { swiglu: 0, reglu: 1, drelu: 2 } as const;
+
+/** Bytes of one packed 4-row group with K columns. */
+export function groupBytes(type: PackedType, K: number): number {
+  if (type === PackedType.Q8_0) return (K / 32) * 136;
+  if (type === PackedType.Q4_0) return (K / 32) * 72;
+  return K * 16;
+}
+
+/** Bytes of a packed (O, K) matrix. */
+export function packedBytes(type: PackedType, O: number, K: number): number {
+  return Math.ceil(O / 4) * groupBytes(type, K);
+}
+
+/** True for the int8-dot types (their activations are quantized to int8 blocks first). */
+export function isQuantized(type: PackedType): boolean {
+  return type !== PackedType.F32;
+}

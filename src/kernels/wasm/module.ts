@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { RelufyError } from '../../errors.js';
+import { WA, type WasmCompiled, type WasmMemory } from './wasm-api.js';
+
+/** 'simd' = SIMD128 (every Node >= 20); 'relaxed' = + relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd). */
+export type WasmVariant = 'simd' | 'relaxed';
+
+/**
+ * How to choose the variant. 'auto' = relaxed when this runtime validates it, else simd;
+ * 'relaxed-flag' = like auto, but first turn on V8's `--experimental-wasm-relaxed-simd` (Node 20),
+ * a process-wide flag change, so it is opt-in. Env RELUFY_WASM=simd|relaxed overrides 'auto'.
+ */
+export type VariantChoice = 'auto' | 'relaxed-flag' | WasmVariant;
+
+/** Typed exports of dist/wasm/relufy-*.wasm (assembly/index.ts). Pointers are byte offsets. */
+export interface WasmExports {
+  heap_base(): number;
+  relaxed(): number;
+  quantize_q8(x: number, xq: number, xd: number, xs: number, nb: number, ith: number, nth: number): void;
+  group_bytes(type: number, K: number): number;
+  matmul_groups(type: number, w: number, O: number, K: number, out: number, ldo: number, accumulate: number,
+    g0: number, g1: number, xf: number, xq: number, xd: number, xs: number, T: number): void;
+  matmul_multi(descs: number, ndesc: number, xf: number, xq: number, xd: number, xs: number, T: number, ith: number, nth: number): void;
+  rmsnorm(out: number, x: number, weight: number, T: number, C: number, eps: number): void;
+  rope(x: number, ld: number, T: number, nHeads: number, D: number, pos0: number, theta: number): void;
+  copy_rows(dst: number, src: number, lds: number, T: number, n: number): void;
+  attention(out: number, q: number, ldq: number, kc: number, vc: number, T: number, pos0: number, H: number, KVH: number,
+    D: number, window: number, scratch: number, scratchStride: number, ith: number, nth: number): void;
+  glu(out: number, gate: number, up: number, n: number, kind: number): void;
+  add(x: number, y: number, n: number): void;
+  argmax(x: number, n: number): number;
+  stream_read(p: number, n64: number, out: number, ith: number, nth: number): void;
+  ffn_gate_up(tg: number, wg: number, tu: number, wu: number, F: number, C: number, kind: number,
+    xf: number, xq: number, xd: number, xs: number, T: number,
+    h: number, hq: number, hd: number, hs: number, quantOut: number, ith: number, nth: number): void;
+  pack_q8(src: number, dst: number, rows: number, K: number): void;
+  pack_q4(src: number, dst: number, rows: number, K: number): void;
+  pack_f32(src: number, dst: number, rows: number, K: number): void;
+  f16_to_f32(src: number, dst: number, n: number): void;
+  bf16_to_f32(src: number, dst: number, n: number): void;
+  unpack_row(type: number, w: number, row: number, K: number, out: number): void;
+}
+
+/** A compiled kernel module, shareable with worker threads. */
+export interface WasmModule {
+  module: WasmCompiled;
+  variant: WasmVariant;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '..', '..', '..');
+
+/**
+ * Folder holding relufy-{simd,relaxed}.wasm: `dist/wasm` next to the compiled `dist/kernels/wasm/`,
+ * or `<repo>/dist/wasm` when running from `src/` (tsx). Builds it from `assembly/` with the
+ * AssemblyScript dev dependency when missing in a source checkout.
+ * @throws RelufyError when the files are missing and cannot be built.
+ */
+export function wasmDir(): string {
+  const candidates = [resolve(here, '..', '..', 'wasm'), join(repoRoot, 'dist', 'wasm')];
+  for (const c of candidates) if (existsSync(join(c, 'relufy-simd.wasm'))) return c;
+  const script = join(repoRoot, 'scripts', 'build-wasm.mjs');
+  if (existsSync(script) && existsSync(join(repoRoot, 'assembly', 'index.ts'))) {
+    const r = spawnSync(process.execPath, [script, '--quiet'], { stdio: 'inherit' });
+    if (r.status === 0 && existsSync(join(candidates[1]!, 'relufy-simd.wasm'))) return candidates[1]!;
+  }
+  throw new RelufyError(`WebAssembly kernels not found (looked in ${candidates.join(', ')}); run npm run build`);
+}
+
+const cache = new Map<WasmVariant, WasmModule>();
+
+/**
+ * Compiles (once per process) the kernel module of the chosen variant.
+ * @throws RelufyError when 'relaxed' is forced but this runtime rejects it.
+ */
+export function loadWasmModule(choice: VariantChoice = 'auto'): WasmModule {
+  const env = process.env['RELUFY_WASM'];
+  if (choice === 'auto' && (env === 'simd' || env === 'relaxed')) choice = env;
+  const dir = wasmDir();
+  const relaxedBytes = readFileSync(join(dir, 'relufy-relaxed.wasm'));
+  if (choice === 'relaxed-flag' && !WA.validate(relaxedBytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  let variant: WasmVariant = 'simd';
+  if (choice !== 'simd' && WA.validate(relaxedBytes)) variant = 'relaxed';
+  else if (choice === 'relaxed') throw new RelufyError('relaxed SIMD is not available in this runtime (Node 20: run with --experimental-wasm-relaxed-simd)');
+  const hit = cache.get(variant);
+  if (hit) return hit;
+  const bytes = variant === 'relaxed' ? relaxedBytes : readFileSync(join(dir, 'relufy-simd.wasm'));
+  const m: WasmModule = { module: new WA.Module(bytes), variant };
+  cache.set(variant, m);
+  return m;
+}
+
+/** Instantiates the module over one (shared) memory. */
+export function instantiate(m: WasmModule, memory: WasmMemory): WasmExports {
+  const inst = new WA.Instance(m.module, { env: { memory } });
+  return inst.exports as unknown as WasmExports;
+}

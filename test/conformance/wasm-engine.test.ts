@@ -1,0 +1,131 @@
+// Conformance of the WASM engine against the reference engine (KernelEngine over refKernels) and
+// against stories260K's reference greedy outputs, on 1 and 2 threads, including layer sharding
+// over several WebAssembly memories.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { GGMLType, dequantize, quantize } from '../../src/formats/quant/index.js';
+import type { Tensor } from '../../src/formats/quant/types.js';
+import { createWasmEngine, loadWasmEngine, type WasmEngine } from '../../src/kernels/wasm/index.js';
+import { KernelEngine } from '../../src/model/engine.js';
+import { argmax } from '../../src/model/sampler.js';
+import type { LoadedModel } from '../../src/model/types.js';
+import { tinyModel } from '../fixtures/tiny-model.js';
+import { hasSharedData, sharedData } from '../paths.js';
+import { nmse } from './helpers.js';
+
+interface RefCase {
+  prompt_tokens: number[];
+  tokens: number[];
+  logits_first3_positions: number[][];
+}
+const haveStories = hasSharedData('models', 'stories260K', 'reference_greedy.json');
+const stories = haveStories
+  ? (JSON.parse(readFileSync(sharedData('models', 'stories260K', 'reference_greedy.json'), 'utf8')) as { cases: RefCase[] }).cases
+  : [];
+
+/** Greedy decoding of n tokens after the prompt, one token per forward. */
+function greedy(e: WasmEngine, prompt: number[], n: number): number[] {
+  const s = e.createSession({ capacity: prompt.length + n });
+  let logits = s.forward(prompt);
+  const out = [...prompt];
+  for (let i = 0; i < n; i++) {
+    const t = argmax(logits);
+    out.push(t);
+    if (i + 1 < n) logits = s.forward([t]);
+  }
+  s.dispose();
+  return out;
+}
+
+for (const threads of [1, 2]) {
+  describe(`stories260K on the WASM engine, ${threads} thread(s)`, { skip: !haveStories && 'shared data missing' }, () => {
+    let e: WasmEngine;
+    before(async () => {
+      e = await loadWasmEngine(sharedData('models', 'stories260K', 'stories260K.gguf'), { threads, maxContext: 512 });
+    });
+    after(async () => {
+      await e?.close();
+    });
+
+    for (const [i, c] of stories.entries()) {
+      it(`case ${i}: greedy tokens identical to reference_greedy.json (${c.tokens.length} tokens)`, () => {
+        assert.deepEqual(greedy(e, c.prompt_tokens, c.tokens.length - c.prompt_tokens.length), c.tokens);
+      });
+      it(`case ${i}: logits at positions 0-2 within 1e-4 (prefill batch)`, () => {
+        const s = e.createSession({ capacity: 8 });
+        const logits = s.forward(c.tokens.slice(0, 3), { allLogits: true });
+        const V = e.config.vocab_size;
+        let maxErr = 0;
+        for (let p = 0; p < 3; p++) for (let j = 0; j < V; j++) maxErr = Math.max(maxErr, Math.abs(logits[p * V + j]! - c.logits_first3_positions[p]![j]!));
+        assert.ok(maxErr <= 1e-4, `max abs logit error ${maxErr}`);
+        s.dispose();
+      });
+    }
+
+    it('sharded over several memories gives the same greedy tokens', async () => {
+      const sh = await loadWasmEngine(sharedData('models', 'stories260K', 'stories260K.gguf'), { threads, maxContext: 512, memoryLimit: 2 << 20, warmup: false });
+      try {
+        assert.ok(sh.info.memories >= 3, `expected >= 3 memories, got ${sh.info.memories}`);
+        const c = stories[1]!;
+        assert.deepEqual(greedy(sh, c.prompt_tokens, 40), c.tokens.slice(0, c.prompt_tokens.length + 40));
+      } finally {
+        await sh.close();
+      }
+    });
+  });
+}
+
+/** The model with every 2-D weight re-encoded as `type` (norms stay F32). */
+function requantized(m: LoadedModel, type: GGMLType): LoadedModel {
+  const tensors = new Map<string, Tensor>();
+  for (const [name, t] of m.tensors) {
+    tensors.set(name, t.shape.length === 2 ? { ...quantize(dequantize(t), t.shape, type), name } : t);
+  }
+  return { ...m, tensors };
+}
+
+/** NMSE bound of engine logits against the reference engine, per weight type (Q types quantize activations). */
+const ENGINE_NMSE: Record<string, number> = { F32: 1e-9, F16: 1e-9, Q8_0: 1e-3, Q4_0: 1e-3 };
+
+describe('WASM engine against the reference engine on tiny random models', () => {
+  const variants = [
+    { activation: 'swiglu' as const },
+    { activation: 'drelu' as const, tie: true },
+    { activation: 'reglu' as const, sliding_window: 5, kvHeads: 1 },
+  ];
+  for (const type of [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0]) {
+    for (const v of variants) {
+      for (const threads of [1, 2]) {
+        it(`${GGMLType[type]} ${JSON.stringify(v)} ${threads}T: logits (prefill and decode) match`, async () => {
+          const base = tinyModel({ ...v, hidden_size: 64, intermediate_size: 96, layers: 3, heads: 4, seed: 3 + type });
+          const model = requantized(base, type);
+          const ref = new KernelEngine(model);
+          const wasm = await createWasmEngine(model, { threads, maxContext: 64, batch: 4, warmup: false });
+          try {
+            const toks = [1, 40, 41, 290, 7, 8, 9, 100, 200, 33, 2];
+            const rs = ref.createSession({ capacity: 32 });
+            const ws = wasm.createSession({ capacity: 32 });
+            const a = rs.forward(toks.slice(0, 7), { allLogits: true });
+            const b = ws.forward(toks.slice(0, 7), { allLogits: true });
+            assert.ok(nmse(b, a) <= ENGINE_NMSE[GGMLType[type]]!, `prefill nmse ${nmse(b, a)}`);
+            for (const t of toks.slice(7)) {
+              const x = rs.forward([t]);
+              const y = ws.forward([t]);
+              assert.ok(nmse(y, x) <= ENGINE_NMSE[GGMLType[type]]!, `decode nmse ${nmse(y, x)}`);
+            }
+          } finally {
+            await wasm.close();
+          }
+        });
+      }
+    }
+  }
+
+  it('a model that does not fit fails before loading, naming bytes needed and available', async () => {
+    await assert.rejects(createWasmEngine(tinyModel(), { threads: 1, availableBytes: 1000, warmup: false }), (e: Error) => {
+      assert.match(e.message, /does not fit in memory: needs .*\(\d+ bytes.*available/);
+      return true;
+    });
+  });
+});
