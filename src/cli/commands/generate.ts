@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { FormatError, UsageError } from '../../errors.js';
 import { generate, loadEngine, SAMPLER_DEFAULTS } from '../../model/index.js';
@@ -18,7 +17,7 @@ interface GenerateFlags {
   repeatPenalty: number;
   repeatLastN: number;
   seed?: number;
-  threads: number;
+  threads?: number;
   ctxSize?: number;
   tokenizer?: string;
   backend: 'ref' | 'wasm';
@@ -47,7 +46,7 @@ export function register(program: Command): void {
     .option('--repeat-penalty <r>', 'penalize repeated tokens (1.0 = off)', floatOption('--repeat-penalty', 0), SAMPLER_DEFAULTS.repeat_penalty)
     .option('--repeat-last-n <n>', 'tokens considered for the repeat penalty', intOption('--repeat-last-n', 0), SAMPLER_DEFAULTS.repeat_last_n)
     .option('-s, --seed <n>', 'RNG seed (default: random)', intOption('--seed', 0, 0xffffffff))
-    .option('-t, --threads <n>', 'threads (fast path)', intOption('-t', 1, 256), availableParallelism())
+    .option('-t, --threads <n>', 'threads (default: all cores; 1 for tiny models, where dispatch costs more than it saves)', intOption('-t', 1, 256))
     .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s, at most 4096)', intOption('-c', 1))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
     .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD, threads) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')

@@ -153,7 +153,7 @@ export class WasmEngine implements Engine {
   static async create(src: TensorSource, options: WasmEngineOptions = {}): Promise<WasmEngine> {
     const c = src.config;
     if (!src.tokenizer) throw new RelufyError(`${src.path}: the model has no tokenizer; pass --tokenizer FILE`);
-    const threads = options.threads ?? ThreadPool.defaultThreads();
+    const threads = options.threads ?? autoThreads(c);
     if (!Number.isInteger(threads) || threads < 1) throw new UsageError('--threads', `must be a positive integer (got ${threads})`);
     const batch = options.batch ?? 64;
     const maxContext = options.maxContext ?? Math.min(c.max_position_embeddings, 4096);
@@ -282,6 +282,17 @@ export class WasmEngine implements Engine {
 }
 
 /** Activation buffer bytes per memory (see allocBuffers), without logits. */
+/**
+ * Default thread count: every core, except for tiny models (under ~8M matrix weights, e.g.
+ * stories260K), where one decode step is shorter than a cross-thread dispatch round trip on a
+ * shared 2-vCPU machine (kernel-notes section 3), so one thread is faster.
+ */
+export function autoThreads(c: ModelConfig): number {
+  const qkv = c.hidden_size * (c.num_attention_heads + 2 * c.num_key_value_heads) * c.head_dim;
+  const params = c.num_hidden_layers * (qkv + c.num_attention_heads * c.head_dim * c.hidden_size + 3 * c.hidden_size * c.intermediate_size) + c.vocab_size * c.hidden_size;
+  return params < 8_000_000 ? 1 : ThreadPool.defaultThreads();
+}
+
 function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: number): number {
   const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
   const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
