@@ -1,4 +1,7 @@
 import { UsageError } from '../errors.js';
+import { mulberry32 } from '../rng.js';
+
+export { mulberry32 };
 
 /**
  * Sampling settings under llama.cpp's names and defaults (common/common.h `common_params_sampling`):
@@ -121,17 +124,6 @@ function softmaxOf(v: number[], temp: number): number[] {
   return e.map((x) => x / s);
 }
 
-/** Small, fast, seedable PRNG (mulberry32), uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function check(option: string, value: number, ok: boolean, problem: string): void {
   if (!ok) throw new UsageError(option, `${problem} (got ${value})`);

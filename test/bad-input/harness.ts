@@ -15,6 +15,7 @@ import type { LoadedModel } from '../../src/model/types.js';
 import { expectedTensorShapes, validateTensors } from '../../src/model/weights.js';
 import type { Tokenizer } from '../../src/tokenizer/types.js';
 import { tinyModel } from '../fixtures/tiny-model.js';
+import { Rng } from '../../src/rng.js';
 
 /** Longest message still accepted as "one line" for a terminal. */
 export const MAX_MESSAGE_CHARS = 2000;
@@ -134,15 +135,10 @@ export function unsoundTokenizerReason(t: Tokenizer): string | null {
   return null;
 }
 
-/** Seeded uniform uint32 generator (mulberry32). */
+/** Seeded uniform uint32 generator (the project's mulberry32). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const r = new Rng(seed);
+  return () => r.nextU32();
 }
 
 /** FNV-1a of a string, to derive per-source seeds. */

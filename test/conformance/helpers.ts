@@ -1,16 +1,8 @@
 /** Seeded random data and error measures shared by the conformance suites. */
+import { mulberry32 } from '../../src/rng.js';
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG, uniform in [0, 1) (the project's mulberry32). */
+export const rng = mulberry32;
 
 /** n values uniform in [-scale, scale). */
 export function randn(r: () => number, n: number, scale = 1): Float32Array {

@@ -12,21 +12,11 @@ import { FormatError } from '../../errors.js';
 import { hasSharedData, sharedData } from '../../../test/paths.js';
 import { GGMLType, dequantize, quantTraits } from '../quant/index.js';
 import { GGUFValueType as V, openGguf, parseGguf, readTensor, serializeGguf, type GGUFKV } from './index.js';
+import { mulberry32 as prng } from '../../rng.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'relufy-gguf-fuzz-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Outcome = { ok: true } | { ok: false; problem: string };
 

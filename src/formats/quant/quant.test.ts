@@ -19,18 +19,8 @@ import {
   typeName,
 } from './index.js';
 import type { CodecType } from './index.js';
+import { mulberry32 as prng } from '../../rng.js';
 
-/** mulberry32: small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(n: number, seed: number): Float32Array {
   const r = prng(seed);
