@@ -1,7 +1,12 @@
+import type { FfnStats } from '../sparse/stats.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import type { ModelConfig } from './config.js';
 
-/** How the FFN is executed (the sparse engine issue fills in 'lossless' and 'predictor'). */
+/**
+ * How the FFN is executed: 'off' = dense; 'lossless' = ReLU-family models only (reglu, drelu): gate
+ * densely, up and down only for neurons that can be non-zero, output equal to dense up to summation
+ * order (src/sparse); 'predictor' = not implemented yet.
+ */
 export type SparseMode = 'off' | 'lossless' | 'predictor';
 
 export interface EngineOptions {
@@ -10,6 +15,13 @@ export interface EngineOptions {
   /** Worker threads for the fast path (default: number of cores). */
   threads?: number;
   sparse?: SparseMode;
+  /**
+   * Lossless mode: a layer runs a token sparsely only while at most this fraction of its neurons has
+   * gate > 0, else densely (default 0.4, `DEFAULT_SPARSE_THRESHOLD`; the result is the same either way).
+   */
+  sparseThreshold?: number;
+  /** Collect per-layer FFN sparsity statistics (`Engine.ffnStats`). */
+  stats?: boolean;
   /** Path of a tokenizer when the model file has none (llama2.c .bin). */
   tokenizer?: string;
 }
@@ -41,4 +53,9 @@ export interface Engine {
   /** Identifies the weights (path + size + mtime), for result caches. */
   readonly modelId: string;
   createSession(options?: { capacity?: number }): InferenceSession;
+  /**
+   * Per-layer FFN telemetry (active-neuron fractions, FFN bytes read vs dense) over every token this
+   * engine's sessions processed; present when loaded with `stats: true`. `ffnStats.reset()` clears it.
+   */
+  readonly ffnStats?: FfnStats;
 }

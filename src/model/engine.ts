@@ -2,34 +2,62 @@ import { statSync } from 'node:fs';
 import { RelufyError, UsageError } from '../errors.js';
 import { refKernels } from '../kernels/ref/index.js';
 import type { KernelSet } from '../kernels/types.js';
+import { DEFAULT_SPARSE_THRESHOLD, LosslessFfn, requireReluFamily } from '../sparse/lossless.js';
+import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../sparse/stats.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import type { ModelConfig } from './config.js';
 import type { Engine, EngineOptions, InferenceSession } from './engine-types.js';
-import { arrangeWeights, KernelSession, type FfnObserver, type ForwardWeights } from './forward.js';
+import { arrangeWeights, KernelSession, type FfnExecutor, type FfnObserver, type ForwardWeights } from './forward.js';
 import { loadModel } from './load.js';
 import type { LoadedModel } from './types.js';
 
-/** An Engine over a KernelSet (the scalar reference by default). */
+/** Sparse execution and telemetry options of a KernelEngine (see EngineOptions). */
+export interface KernelEngineOptions {
+  sparse?: 'off' | 'lossless';
+  sparseThreshold?: number;
+  stats?: boolean;
+}
+
+/**
+ * An Engine over a KernelSet (the scalar reference by default). With `sparse: 'lossless'` the FFN
+ * runs on `LosslessFfn` (neuron-major float32 bundles built at load; ReLU-family models only).
+ */
 export class KernelEngine implements Engine {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   readonly modelId: string;
+  readonly ffnStats?: FfnStats;
   private readonly weights: ForwardWeights;
+  private readonly sparseFfn?: FfnExecutor;
+  private readonly neuronBytes: NeuronBytes[];
   /** Called with every layer's FFN activations (for telemetry and profiling). */
   ffnObserver?: FfnObserver;
 
-  constructor(readonly model: LoadedModel, private readonly kernels: KernelSet = refKernels) {
+  constructor(readonly model: LoadedModel, private readonly kernels: KernelSet = refKernels, options: KernelEngineOptions = {}) {
     if (!model.tokenizer) throw new RelufyError(`${model.path}: the model has no tokenizer; pass --tokenizer FILE`);
     this.config = model.config;
     this.tokenizer = model.tokenizer;
     this.modelId = modelIdOf(model.path);
     this.weights = arrangeWeights(model);
+    const F = this.config.intermediate_size;
+    if (options.stats) this.ffnStats = new FfnStats(this.config.num_hidden_layers, F);
+    this.neuronBytes = this.weights.layers.map((L) => neuronBytes(L.ffn_gate.data.byteLength, L.ffn_up.data.byteLength, L.ffn_down.data.byteLength, F));
+    const mode = options.sparse ?? 'off';
+    if (mode === 'lossless') {
+      this.sparseFfn = new LosslessFfn(this.config, this.weights.layers, options.sparseThreshold ?? DEFAULT_SPARSE_THRESHOLD, this.ffnStats);
+    } else if (mode !== 'off') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(mode)} (available: off, lossless)`);
   }
 
   createSession(options: { capacity?: number } = {}): InferenceSession {
     const capacity = options.capacity ?? this.config.max_position_embeddings;
     if (!Number.isInteger(capacity) || capacity <= 0) throw new UsageError('--ctx-size', `must be a positive integer (got ${capacity})`);
-    return new KernelSession(this.config, this.weights, this.kernels, capacity, (l, h, T) => this.ffnObserver?.(l, h, T));
+    const F = this.config.intermediate_size;
+    const denseStats = this.sparseFfn ? undefined : this.ffnStats;
+    const observer: FfnObserver = (l, h, T, gate) => {
+      if (denseStats) for (let t = 0; t < T; t++) recordDenseToken(denseStats, l, gate, h, t * F, F, this.neuronBytes[l]!);
+      this.ffnObserver?.(l, h, T, gate);
+    };
+    return new KernelSession(this.config, this.weights, this.kernels, capacity, observer, this.sparseFfn);
   }
 }
 
@@ -52,12 +80,22 @@ export function modelIdOf(path: string): string {
  */
 export async function loadEngine(path: string, options: EngineOptions = {}): Promise<Engine> {
   const backend = options.backend ?? 'wasm';
-  if (options.sparse && options.sparse !== 'off')
-    throw new UsageError('--sparse', `${options.sparse} execution is not available in this build yet (use off)`);
-  if (backend === 'ref') return new KernelEngine(loadModel(path, { tokenizer: options.tokenizer }), refKernels);
+  const sparse = options.sparse ?? 'off';
+  if (sparse === 'predictor')
+    throw new UsageError('--sparse', 'predictor execution is not available in this build yet (use off or lossless)');
+  if (sparse !== 'off' && sparse !== 'lossless')
+    throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparse)} (available: off, lossless)`);
+  if (backend === 'ref') {
+    const model = loadModel(path, { tokenizer: options.tokenizer });
+    if (sparse === 'lossless') requireReluFamily(model.config);
+    return new KernelEngine(model, refKernels, { sparse, sparseThreshold: options.sparseThreshold, stats: options.stats });
+  }
   if (backend === 'wasm') {
     const { loadWasmEngine } = await import('../kernels/wasm/index.js');
-    return loadWasmEngine(path, { threads: options.threads, tokenizer: options.tokenizer });
+    return loadWasmEngine(path, {
+      threads: options.threads, tokenizer: options.tokenizer,
+      sparse, sparseThreshold: options.sparseThreshold, stats: options.stats,
+    });
   }
   throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: wasm, ref)`);
 }

@@ -27,8 +27,19 @@ export interface ForwardWeights {
   output: Tensor; // (V, C); token_embd when tied
 }
 
-/** Observes each layer's FFN activations h = glu(gate, up), (T, F); used for sparsity telemetry. */
-export type FfnObserver = (layer: number, h: Float32Array, T: number) => void;
+/**
+ * Observes each layer's FFN activations h = glu(gate, up) and the gate projection, both (T, F); used
+ * for sparsity telemetry. On the lossless sparse path h is 0 for skipped neurons (exactly as dense).
+ */
+export type FfnObserver = (layer: number, h: Float32Array, T: number, gate: Float32Array) => void;
+
+/**
+ * Replaces a layer's FFN block (sparse execution, `src/sparse`): out (T, C) = ffn_down(glu(ffn_gate(n),
+ * ffn_up(n))); fills h and gate (T, F) when given.
+ */
+export interface FfnExecutor {
+  run(layer: number, out: Float32Array, n: Float32Array, T: number, h?: Float32Array, gate?: Float32Array): void;
+}
 
 export function arrangeWeights(model: LoadedModel): ForwardWeights {
   const { config: c, tensors } = model;
@@ -84,6 +95,7 @@ export class KernelSession implements InferenceSession {
     private readonly k: KernelSet,
     capacity: number,
     private readonly observer?: FfnObserver,
+    private readonly ffn?: FfnExecutor,
   ) {
     this.capacity = capacity;
     const kvDim = config.num_key_value_heads * config.head_dim;
@@ -154,11 +166,16 @@ export class KernelSession implements InferenceSession {
       k.add(x, o, T * C);
 
       k.rmsnorm(n, x, L.ffn_norm, T, C, c.rms_norm_eps);
-      k.matmul(gate, n, L.ffn_gate, T);
-      k.matmul(up, n, L.ffn_up, T);
-      k.glu(h, gate, up, T * F, c.ffn_activation);
-      if (this.observer) this.observer(l, h, T);
-      k.matmul(o, h, L.ffn_down, T);
+      if (this.ffn) {
+        this.ffn.run(l, o, n, T, this.observer ? h : undefined, this.observer ? gate : undefined);
+        if (this.observer) this.observer(l, h, T, gate);
+      } else {
+        k.matmul(gate, n, L.ffn_gate, T);
+        k.matmul(up, n, L.ffn_up, T);
+        k.glu(h, gate, up, T * F, c.ffn_activation);
+        if (this.observer) this.observer(l, h, T, gate);
+        k.matmul(o, h, L.ffn_down, T);
+      }
       k.add(x, o, T * C);
     }
     this.pos += T;

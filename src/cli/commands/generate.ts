@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { FormatError, UsageError } from '../../errors.js';
 import { generate, loadEngine, SAMPLER_DEFAULTS } from '../../model/index.js';
+import { DEFAULT_SPARSE_THRESHOLD } from '../../sparse/lossless.js';
+import { formatFfnStats } from '../../sparse/stats.js';
 import { choiceOption, collect, floatOption, intOption } from '../options.js';
 
 interface GenerateFlags {
@@ -21,6 +23,9 @@ interface GenerateFlags {
   ctxSize?: number;
   tokenizer?: string;
   backend: 'ref' | 'wasm';
+  sparse: 'off' | 'lossless' | 'predictor';
+  sparseThreshold?: number;
+  stats?: boolean;
   reversePrompt?: string[];
   ignoreEos?: boolean;
   json?: boolean;
@@ -50,6 +55,9 @@ export function register(program: Command): void {
     .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s, at most 4096)', intOption('-c', 1))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
     .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD, threads) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
+    .option('--sparse <mode>', 'FFN execution: off (dense) or lossless (ReLU-family models: skip neurons whose output is exactly 0)', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
+    .option('--sparse-threshold <f>', `lossless: per layer and token, read every up row (down column) when more than this fraction of the neurons has gate > 0 (h != 0) (default ${DEFAULT_SPARSE_THRESHOLD})`, floatOption('--sparse-threshold', 0, 1))
+    .option('--stats', 'print per-layer FFN statistics to stderr: active-neuron fraction (mean, min, max over tokens) and FFN bytes read vs dense')
     .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
     .option('--ignore-eos', 'keep generating after the end-of-sequence token')
     .option('--no-display-prompt', 'do not echo the prompt')
@@ -67,7 +75,11 @@ export function register(program: Command): void {
           throw new FormatError(flags.file, `cannot read the prompt file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
         }
       }
-      const engine = await loadEngine(flags.model, { backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer });
+      const engine = await loadEngine(flags.model, {
+        backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer,
+        sparse: flags.sparse, sparseThreshold: flags.sparseThreshold, stats: flags.stats,
+      });
+      engine.ffnStats?.reset();
       const out = process.stdout;
       if (!flags.json && flags.displayPrompt) out.write(prompt);
       const result = generate(engine, prompt, {
@@ -85,8 +97,12 @@ export function register(program: Command): void {
         onText: flags.json ? undefined : (t) => out.write(t),
       });
       const tm = result.timings;
+      const stats = engine.ffnStats?.layers();
       if (flags.json) {
-        out.write(JSON.stringify({ prompt, text: result.text, prompt_tokens: result.prompt_tokens, tokens: result.tokens, stop_reason: result.stop_reason, timings: tm }) + '\n');
+        out.write(JSON.stringify({
+          prompt, text: result.text, prompt_tokens: result.prompt_tokens, tokens: result.tokens, stop_reason: result.stop_reason, timings: tm,
+          ...(stats ? { ffn_stats: stats } : {}),
+        }) + '\n');
       } else {
         out.write('\n');
         process.stderr.write(
@@ -94,5 +110,6 @@ export function register(program: Command): void {
             `generation: ${tm.predicted_n} tokens in ${tm.predicted_ms.toFixed(1)} ms (${tm.predicted_per_second.toFixed(1)} tokens/s) | stop: ${result.stop_reason}\n`,
         );
       }
+      if (stats) process.stderr.write(`\nsparse: ${flags.sparse}\n` + formatFfnStats(stats));
     });
 }

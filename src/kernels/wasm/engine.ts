@@ -1,14 +1,18 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { RelufyError, UsageError } from '../../errors.js';
+import { typeLayout } from '../../formats/quant/index.js';
+import { GGMLType } from '../../formats/quant/types.js';
 import type { ModelConfig } from '../../model/config.js';
 import type { Engine, InferenceSession } from '../../model/engine-types.js';
 import { loadModel } from '../../model/load.js';
 import type { LoadedModel } from '../../model/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
+import { checkThreshold, DEFAULT_SPARSE_THRESHOLD, requireReluFamily } from '../../sparse/lossless.js';
+import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../../sparse/stats.js';
 import { MAX_MEMORY_BYTES, WasmHeap } from './heap.js';
 import { GLU_CODE, PackedType } from './layout.js';
 import { instantiate, loadWasmModule, type VariantChoice, type WasmExports, type WasmVariant } from './module.js';
-import { minStagingBytes, packMatrix, packVector, packedSizeOf, type PackedMatrix } from './pack.js';
+import { minStagingBytes, packMatrix, packVector, packedSizeOf, packedTypeOf, type PackedMatrix } from './pack.js';
 import { writeDesc } from './kernels.js';
 import { ThreadPool } from './pool.js';
 import { checkFits, planShards, type ShardPlan } from './shard.js';
@@ -31,6 +35,16 @@ export interface WasmEngineOptions {
   tokenizer?: string;
   /** Bytes assumed available instead of os.freemem() (tests). */
   availableBytes?: number;
+  /**
+   * 'lossless' (ReLU-family models with F32 / F16 / BF16 FFN weights): decode steps compute the gate
+   * densely, then up and down only for the neurons that can be non-zero, over neuron bundles
+   * [ffn_up row | ffn_down column] (F32) built at load. Default 'off'.
+   */
+  sparse?: 'off' | 'lossless';
+  /** Per layer and token, a pass runs sparsely only while its active fraction is at most this (default 0.4). */
+  sparseThreshold?: number;
+  /** Collect per-layer FFN statistics (`ffnStats`); runs the FFN unfused (gate, up, glu, down). */
+  stats?: boolean;
 }
 
 /** Facts about a loaded WASM engine, for `relufy bench` and logs. */
@@ -38,7 +52,7 @@ export interface WasmEngineInfo {
   variant: WasmVariant;
   threads: number;
   memories: number;
-  /** Packed weight bytes in wasm memory. */
+  /** Packed weight bytes in wasm memory (with lossless sparsity, including the neuron bundles). */
   weightBytes: number;
   /** Weight bytes one decode step streams (all layer matrices + output head + norms). */
   bytesPerToken: number;
@@ -54,6 +68,8 @@ interface Buffers {
   h: number; hq: number; hd: number; hs: number;
   attScratch: number; scratchStride: number;
   logits: number;
+  /** Unfused FFN (stats or lossless): gate (B, F), up (B, F), neuron list (F i32), SPARSE_PARTS partial outputs (C); 0 otherwise. */
+  g: number; u: number; idx: number; parts: number;
 }
 
 interface Shard {
@@ -68,8 +84,15 @@ interface LayerPlan {
   ffnNorm: number;
   q: PackedMatrix; k: PackedMatrix; v: PackedMatrix; o: PackedMatrix;
   gate: PackedMatrix; up: PackedMatrix; down: PackedMatrix;
-  /** 3 descriptors q, k, v writing into qkv; then o (into x, accumulate); then down (into x, accumulate). */
+  /**
+   * 3 descriptors q, k, v writing into qkv; then o (into x, accumulate); then down (into x, accumulate);
+   * with the unfused FFN also gate (into g) and up (into u), adjacent so one dispatch runs both.
+   */
   descs: number;
+  /** Lossless mode: neuron bundles (F, 2C) f32, neuron i = [ffn_up row i | ffn_down column i]. */
+  bundles?: number;
+  /** FFN weight bytes per neuron as stored in the model file (telemetry). */
+  nb: NeuronBytes;
 }
 
 const quant = (m: PackedMatrix): boolean => m.type !== PackedType.F32;
@@ -127,12 +150,19 @@ export class WasmEngine implements Engine {
   /** @internal */ readonly output: PackedMatrix & { mem: number; norm: number; desc: number };
   /** @internal */ readonly batch: number;
   readonly maxContext: number;
+  /** Per-layer FFN telemetry, when created with `stats: true`. */
+  readonly ffnStats?: FfnStats;
+  /** @internal */ readonly lossless: boolean;
+  /** @internal */ readonly threshold: number;
 
   private constructor(init: {
     config: ModelConfig; tokenizer: Tokenizer; modelId: string; info: WasmEngineInfo; shards: Shard[]; layers: LayerPlan[];
     pool: ThreadPool; embd: PackedMatrix & { mem: number }; output: PackedMatrix & { mem: number; norm: number; desc: number };
-    batch: number; maxContext: number;
+    batch: number; maxContext: number; ffnStats?: FfnStats; lossless: boolean; threshold: number;
   }) {
+    this.ffnStats = init.ffnStats;
+    this.lossless = init.lossless;
+    this.threshold = init.threshold;
     this.config = init.config;
     this.tokenizer = init.tokenizer;
     this.modelId = init.modelId;
@@ -159,6 +189,12 @@ export class WasmEngine implements Engine {
     const maxContext = options.maxContext ?? Math.min(c.max_position_embeddings, 4096);
     if (!Number.isInteger(maxContext) || maxContext < 1) throw new UsageError('--ctx-size', `must be a positive integer (got ${maxContext})`);
     const limit = Math.min(options.memoryLimit ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
+    const sparseMode = options.sparse ?? 'off';
+    if (sparseMode !== 'off' && sparseMode !== 'lossless') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparseMode)} (available: off, lossless)`);
+    const lossless = sparseMode === 'lossless';
+    const threshold = checkThreshold(options.sparseThreshold ?? DEFAULT_SPARSE_THRESHOLD);
+    if (lossless) requireReluFamily(c);
+    const unfused = lossless || options.stats === true;
 
     const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
     const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
@@ -170,15 +206,23 @@ export class WasmEngine implements Engine {
     const layerNames = (l: number) => ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'].map((n) => `blk.${l}.${n}.weight`);
     for (let l = 0; l < c.num_hidden_layers; l++) {
       if (!src.info(`blk.${l}.ffn_down.weight`)) throw new RelufyError(`${src.path}: blk.${l}.ffn_down.weight is missing (PowerInfer ffn_down_t files run on the sparse engine)`);
+      if (lossless) {
+        for (const n of ['ffn_gate', 'ffn_up', 'ffn_down']) {
+          const t = need(`blk.${l}.${n}.weight`);
+          if (packedTypeOf(t.type) !== PackedType.F32)
+            throw new UsageError('--sparse', `lossless sparse execution on the wasm backend needs F32 / F16 / BF16 FFN weights in this build (blk.${l}.${n}.weight is ${PackedType[packedTypeOf(t.type)]}); use --backend ref`);
+        }
+      }
     }
     const tied = !src.info('output.weight');
     const maxK = Math.max(C, F, qDim);
     const staging = Math.max(C >= 1024 ? 8 << 20 : 1 << 20, minStagingBytes(maxK));
-    const buffers = bufferBytes(c, batch, threads, maxContext);
+    const buffers = bufferBytes(c, batch, threads, maxContext, unfused);
     const plan: ShardPlan = planShards({
       embd: packedSizeOf(need('token_embd.weight')),
       output: (tied ? 0 : packedSizeOf(need('output.weight'))) + C * 4 + 256,
-      layers: Array.from({ length: c.num_hidden_layers }, (_, l) => layerNames(l).reduce((a, n) => a + packedSizeOf(need(n)) + 64, 0) + 2 * C * 4 + 512),
+      layers: Array.from({ length: c.num_hidden_layers }, (_, l) => layerNames(l).reduce((a, n) => a + packedSizeOf(need(n)) + 64, 0) + 2 * C * 4 + 512 +
+        (lossless ? 2 * F * C * 4 + 128 : 0)),
       kvPerLayer: 2 * maxContext * kvDim * 4 + 128,
       perMemory: buffers + staging + 4096,
       outputBuffers: batch * c.vocab_size * 4 + 64,
@@ -192,7 +236,7 @@ export class WasmEngine implements Engine {
       const heap = new WasmHeap(limit, Math.min(limit, plan.bytes[m]!));
       const ex = instantiate(mod, heap.memory);
       if (ex.heap_base() > 65536) throw new RelufyError('kernel module static data overlaps the heap');
-      shards.push({ heap, ex, buf: allocBuffers(heap, c, batch, threads, maxContext, m === plan.outputMem) });
+      shards.push({ heap, ex, buf: allocBuffers(heap, c, batch, threads, maxContext, m === plan.outputMem, unfused) });
       stagings.push(heap.alloc(staging));
     }
     const pack = (name: string, m: number): PackedMatrix => {
@@ -210,14 +254,21 @@ export class WasmEngine implements Engine {
         throw new RelufyError(`${src.path}: layer ${l} weight shapes do not match the config`);
       }
       const s = shards[m]!;
-      const descs = s.heap.alloc(5 * 32);
+      const descs = s.heap.alloc((unfused ? 7 : 5) * 32);
       const qkvLd = qDim + 2 * kvDim;
       writeDesc(s.heap, descs, q, s.buf.qkv, qkvLd, false);
       writeDesc(s.heap, descs + 32, k, s.buf.qkv + qDim * 4, qkvLd, false);
       writeDesc(s.heap, descs + 64, v, s.buf.qkv + (qDim + kvDim) * 4, qkvLd, false);
       writeDesc(s.heap, descs + 96, o, s.buf.x, C, true);
       writeDesc(s.heap, descs + 128, down, s.buf.x, C, true);
-      layers.push({ mem: m, attnNorm: vec(`blk.${l}.attn_norm.weight`, m), ffnNorm: vec(`blk.${l}.ffn_norm.weight`, m), q, k, v, o, gate, up, down, descs });
+      if (unfused) {
+        writeDesc(s.heap, descs + 160, gate, s.buf.g, F, false);
+        writeDesc(s.heap, descs + 192, up, s.buf.u, F, false);
+      }
+      const bundles = lossless ? neuronBundles(s, up, down, stagings[m]!, C, F) : undefined;
+      const sb = (n: string) => storedBytes(need(`blk.${l}.${n}.weight`));
+      const nb = neuronBytes(sb('ffn_gate'), sb('ffn_up'), sb('ffn_down'), F);
+      layers.push({ mem: m, attnNorm: vec(`blk.${l}.attn_norm.weight`, m), ffnNorm: vec(`blk.${l}.ffn_norm.weight`, m), q, k, v, o, gate, up, down, descs, bundles, nb });
     }
     const om = plan.outputMem;
     let outMat: PackedMatrix;
@@ -237,7 +288,8 @@ export class WasmEngine implements Engine {
     const matrices = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
     const matrixTypes: Record<string, number> = {};
     for (const m of matrices) matrixTypes[PackedType[m.type]] = (matrixTypes[PackedType[m.type]] ?? 0) + 1;
-    const weightBytes = matrices.reduce((a, m) => a + m.bytes, 0) + embd.bytes + (outMat === embd ? 0 : outMat.bytes);
+    const bundleBytes = lossless ? c.num_hidden_layers * F * 2 * C * 4 : 0;
+    const weightBytes = matrices.reduce((a, m) => a + m.bytes, 0) + embd.bytes + (outMat === embd ? 0 : outMat.bytes) + bundleBytes;
     const info: WasmEngineInfo = {
       variant: mod.variant,
       threads,
@@ -247,8 +299,11 @@ export class WasmEngine implements Engine {
       memoryBytes: plan.bytes,
       matrixTypes,
     };
-    const engine = new WasmEngine({ config: c, tokenizer: src.tokenizer, modelId: src.modelId, info, shards, layers, pool, embd, output, batch, maxContext });
+    const ffnStats = options.stats ? new FfnStats(c.num_hidden_layers, F) : undefined;
+    const engine = new WasmEngine({ config: c, tokenizer: src.tokenizer, modelId: src.modelId, info, shards, layers, pool, embd, output, batch, maxContext,
+      ffnStats, lossless, threshold });
     if (options.warmup ?? true) engine.warmup();
+    ffnStats?.reset();
     return engine;
   }
 
@@ -293,16 +348,45 @@ export function autoThreads(c: ModelConfig): number {
   return params < 8_000_000 ? 1 : ThreadPool.defaultThreads();
 }
 
-function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: number): number {
+/** Bytes of a tensor in its stored (file) encoding. */
+function storedBytes(t: { type: GGMLType; shape: number[]; name: string }): number {
+  const l = typeLayout(t.type);
+  if (!l) throw new RelufyError(`${t.name}: tensor type ${GGMLType[t.type] ?? t.type} is not supported`);
+  return (t.shape.reduce((a, b) => a * b, 1) / l.blockSize) * l.typeSize;
+}
+
+function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: number, unfused: boolean): number {
   const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
   const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
   const blocks = (n: number) => Math.ceil(n / 32) * 4;
   const r = (n: number) => Math.ceil(n / 64) * 64;
   return B * (r(C * 4) * 2 + r(C) + 2 * r(blocks(C)) + r((qDim + 2 * kvDim) * 4) + r(qDim * 4) + r(qDim) + 2 * r(blocks(qDim)) +
-    r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64;
+    r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64 +
+    (unfused ? 2 * B * r(F * 4) + r(F * 4) + SPARSE_PARTS * r(C * 4) + 4 * 64 : 0);
 }
 
-function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean): Buffers {
+/** Partial outputs of the sparse down pass (assembly/sparse.ts PARTS): fixed, so results do not depend on the thread count. */
+const SPARSE_PARTS = 8;
+
+/**
+ * A layer's neuron bundles: (F, 2C) f32, neuron i = [ffn_up row i | ffn_down column i] (the column
+ * is PowerInfer's ffn_down_t row), unpacked from the packed F32 matrices (exact values), so one
+ * active neuron is one sequential 8C-byte read and a skipped one costs nothing.
+ * `staging` holds at least F floats.
+ */
+function neuronBundles(s: Shard, up: PackedMatrix, down: PackedMatrix, staging: number, C: number, F: number): number {
+  const b = s.heap.alloc(F * 2 * C * 4);
+  for (let i = 0; i < F; i++) s.ex.unpack_row(up.type, up.ptr, i, C, b + i * 2 * C * 4);
+  for (let c = 0; c < C; c++) {
+    s.ex.unpack_row(down.type, down.ptr, c, F, staging);
+    const row = s.heap.f32(staging, F);
+    const dt = s.heap.f32(b, F * 2 * C);
+    for (let i = 0; i < F; i++) dt[i * 2 * C + C + c] = row[i]!;
+  }
+  return b;
+}
+
+function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean, unfused: boolean): Buffers {
   const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
   const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
   const blocks = (n: number) => Math.ceil(n / 32) * 4;
@@ -313,6 +397,8 @@ function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number
     h: heap.alloc(B * F * 4), hq: heap.alloc(B * F), hd: heap.alloc(B * blocks(F)), hs: heap.alloc(B * blocks(F)),
     attScratch: heap.alloc(threads * scratchStride), scratchStride,
     logits: withLogits ? heap.alloc(B * c.vocab_size * 4) : 0,
+    g: unfused ? heap.alloc(B * F * 4) : 0, u: unfused ? heap.alloc(B * F * 4) : 0,
+    idx: unfused ? heap.alloc(F * 4) : 0, parts: unfused ? heap.alloc(SPARSE_PARTS * C * 4) : 0,
   };
 }
 
@@ -387,6 +473,56 @@ export class WasmSession implements InferenceSession {
     return result;
   }
 
+  /**
+   * Lossless sparse FFN of one decode token (F32 weights; x += ffn(n)): gate densely; then, when at
+   * most `threshold` of the neurons have gate > 0, one fused pass over their bundles (up row, glu,
+   * and the down column when h != 0); else up densely, and then, when at most `threshold` have
+   * h != 0, down over their bundles' down columns, else the dense down product. Sparse down sums go
+   * to SPARSE_PARTS partial outputs added in fixed order. Output equals the dense FFN up to
+   * summation order, and is the same for every thread count.
+   */
+  private sparseFfn(l: number, L: LayerPlan, s: Shard, kind: number): void {
+    const e = this.e;
+    const F = e.config.intermediate_size, C = e.config.hidden_size;
+    const { buf, heap } = s;
+    const m = L.mem;
+    const pool = e.pool;
+    const bundles = L.bundles!;
+    pool.run(m, 'matmul_multi', [L.descs + 160, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+    const g = heap.f32(buf.g, F);
+    const idx = heap.i32(buf.idx, F);
+    let gateActive = 0;
+    for (let i = 0; i < F; i++) if (g[i]! > 0) idx[gateActive++] = i;
+    const limit = e.threshold * F;
+    const sparseUp = gateActive <= limit;
+    let active = 0;
+    let sparseDown: boolean;
+    if (sparseUp) {
+      heap.f32(buf.h, F).fill(0);
+      pool.run(m, 'ffn_bundle_sparse', [bundles, C, buf.n, buf.g, buf.idx, gateActive, kind, buf.h, buf.parts]);
+      s.ex.add_partials(buf.x, buf.parts, C);
+      sparseDown = true;
+      const h = heap.f32(buf.h, F);
+      for (let i = 0; i < F; i++) if (h[i] !== 0) active++;
+    } else {
+      pool.run(m, 'matmul_multi', [L.descs + 192, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+      s.ex.glu(buf.h, buf.g, buf.u, F, kind);
+      const h = heap.f32(buf.h, F);
+      for (let i = 0; i < F; i++) if (h[i] !== 0) idx[active++] = i;
+      sparseDown = active <= limit;
+      if (sparseDown) {
+        pool.run(m, 'ffn_down_sparse', [bundles, C, buf.idx, active, buf.h, buf.parts]);
+        s.ex.add_partials(buf.x, buf.parts, C);
+      } else pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1]);
+    }
+    const st = e.ffnStats;
+    if (st) {
+      const nb = L.nb;
+      const read = F * nb.gate + (sparseUp ? gateActive : F) * nb.up + (sparseDown ? active : F) * nb.down;
+      st.record(l, active, gateActive, read, F * (nb.gate + nb.up + nb.down), sparseUp, sparseDown);
+    }
+  }
+
   /** Runs T <= batch tokens through all layers; writes the logits of the last `rows` into out at outOff. */
   private step(tokens: number[], rows: number, out: Float32Array, outOff: number): void {
     const e = this.e;
@@ -437,9 +573,24 @@ export class WasmSession implements InferenceSession {
       // feed-forward block
       ex.rmsnorm(buf.n, buf.x, L.ffnNorm, T, C, eps);
       if (quant(L.gate) || quant(L.up)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, T * C);
-      pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
-        buf.h, buf.hq, buf.hd, buf.hs, quant(L.down) ? 1 : 0]);
-      pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+      if (e.lossless && T === 1) {
+        this.sparseFfn(l, L, s, kind);
+      } else if (e.ffnStats) {
+        // telemetry needs the gate: gate and up (adjacent descriptors, one dispatch), then glu, then down
+        pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);
+        ex.glu(buf.h, buf.g, buf.u, T * F, kind);
+        const st = e.ffnStats;
+        if (st) {
+          const g = s.heap.f32(buf.g, T * F), h = s.heap.f32(buf.h, T * F);
+          for (let t = 0; t < T; t++) recordDenseToken(st, l, g, h, t * F, F, L.nb);
+        }
+        if (quant(L.down)) quantize(s, m, buf.h, buf.hq, buf.hd, buf.hs, T * F);
+        pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+      } else {
+        pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
+          buf.h, buf.hq, buf.hd, buf.hs, quant(L.down) ? 1 : 0]);
+        pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+      }
     }
     this.pos += T;
     if (rows === 0) return;

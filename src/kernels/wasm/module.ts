@@ -37,6 +37,9 @@ export interface WasmExports {
   ffn_gate_up(tg: number, wg: number, tu: number, wu: number, F: number, C: number, kind: number,
     xf: number, xq: number, xd: number, xs: number, T: number,
     h: number, hq: number, hd: number, hs: number, quantOut: number, ith: number, nth: number): void;
+  ffn_bundle_sparse(bundles: number, C: number, x: number, g: number, idx: number, n: number, kind: number, h: number, partials: number, ith: number, nth: number): void;
+  ffn_down_sparse(bundles: number, C: number, idx: number, n: number, h: number, partials: number, ith: number, nth: number): void;
+  add_partials(x: number, partials: number, C: number): void;
   pack_q8(src: number, dst: number, rows: number, K: number): void;
   pack_q4(src: number, dst: number, rows: number, K: number): void;
   pack_f32(src: number, dst: number, rows: number, K: number): void;

@@ -1,0 +1,148 @@
+// Conformance of the WASM engine's lossless sparse FFN (decode steps) against the reference engine
+// (dense and lossless) and the WASM dense path, on 1 and 2 threads.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { UsageError } from '../errors.js';
+import { GGMLType, dequantize, quantize } from '../formats/quant/index.js';
+import { createWasmEngine, loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
+import { argmax, KernelEngine, loadModel } from '../model/index.js';
+import type { LoadedModel } from '../model/types.js';
+import { tinyModel } from '../../test/fixtures/tiny-model.js';
+import { REPO_ROOT } from '../../test/paths.js';
+
+const SHIPPED = `${REPO_ROOT}/models/stories260K-drelu.gguf`;
+const PROMPT = [1, 270, 271, 260, 275];
+const DECODE = [280, 265, 272, 257, 290, 261, 262, 263];
+
+interface Runnable {
+  createSession(o: { capacity: number }): { forward(t: number[], o?: { allLogits?: boolean }): Float32Array };
+}
+
+/** Logits of a prefill (all positions) then one decode step per token, concatenated. */
+function run(e: Runnable): Float32Array {
+  const s = e.createSession({ capacity: 32 });
+  const parts = [s.forward(PROMPT, { allLogits: true })];
+  for (const t of DECODE) parts.push(s.forward([t]));
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** max |a - b| / max |b|. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  }
+  return d / m;
+}
+
+const engines: WasmEngine[] = [];
+after(async () => {
+  for (const e of engines) await e.close();
+});
+async function wasm(model: LoadedModel | string, o: Parameters<typeof createWasmEngine>[1]): Promise<WasmEngine> {
+  const e = typeof model === 'string' ? await loadWasmEngine(model, { maxContext: 64, ...o }) : await createWasmEngine(model, { maxContext: 64, ...o });
+  engines.push(e);
+  return e;
+}
+
+describe('WASM lossless sparse FFN: logits equal dense within 1e-4 relative', () => {
+  for (const activation of ['drelu', 'reglu'] as const) {
+    test(`tiny ${activation}: thresholds 1 / 0.4 / 0, 1 and 2 threads`, async () => {
+      const model = tinyModel({ activation, seed: 21, intermediate_size: 96 });
+      const refDense = run(new KernelEngine(model));
+      const refSparse = run(new KernelEngine(model, undefined, { sparse: 'lossless', sparseThreshold: 1 }));
+      const wasmDense = run(await wasm(model, { threads: 1 }));
+      for (const sparseThreshold of [1, 0.4, 0]) {
+        const byThreads: Float32Array[] = [];
+        for (const threads of [1, 2]) {
+          const e = await wasm(model, { threads, sparse: 'lossless', sparseThreshold, stats: true });
+          const got = run(e);
+          const label = `${activation} threshold ${sparseThreshold} ${threads}T`;
+          assert.ok(relErr(got, refDense) <= 1e-4, `${label} vs ref dense: ${relErr(got, refDense)}`);
+          assert.ok(relErr(got, refSparse) <= 1e-4, `${label} vs ref lossless: ${relErr(got, refSparse)}`);
+          assert.ok(relErr(got, wasmDense) <= 1e-4, `${label} vs wasm dense: ${relErr(got, wasmDense)}`);
+          const st = e.ffnStats!.layers();
+          for (const s of st) {
+            assert.equal(s.tokens, PROMPT.length + DECODE.length);
+            if (sparseThreshold === 1) {
+              // prefill runs dense; every decode step ran both passes sparsely
+              assert.equal(s.sparseUpTokens, DECODE.length);
+              assert.equal(s.sparseDownTokens, DECODE.length);
+              assert.ok(s.bytesRead < s.bytesDense);
+            }
+            if (sparseThreshold === 0) assert.equal(s.bytesRead, s.bytesDense);
+          }
+          byThreads.push(got);
+        }
+        assert.deepEqual(byThreads[1], byThreads[0], `${activation} threshold ${sparseThreshold}: 1 and 2 threads differ`);
+      }
+    });
+  }
+
+  test('stats mode without sparsity runs the unfused dense FFN: same logits as the fused one', async () => {
+    const model = tinyModel({ activation: 'drelu', seed: 5 });
+    const fused = run(await wasm(model, { threads: 1 }));
+    const e = await wasm(model, { threads: 1, stats: true });
+    const unfused = run(e);
+    assert.ok(relErr(unfused, fused) <= 1e-6, `${relErr(unfused, fused)}`);
+    for (const s of e.ffnStats!.layers()) {
+      assert.equal(s.bytesRead, s.bytesDense);
+      assert.equal(s.sparseUpTokens + s.sparseDownTokens, 0);
+    }
+  });
+
+  test('shipped stories260K-drelu: same greedy tokens as dense on 1 and 2 threads, logits within 1e-4, stats as the ref engine', { skip: !existsSync(SHIPPED) && 'model missing' }, async () => {
+    const model = loadModel(SHIPPED);
+    const refEngine = new KernelEngine(model, undefined, { stats: true });
+    const refDense = run(refEngine);
+    const greedy = (e: Runnable): number[] => {
+      const s = e.createSession({ capacity: 48 });
+      let logits = s.forward(PROMPT);
+      const out: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const t = argmax(logits);
+        out.push(t);
+        logits = s.forward([t]);
+      }
+      return out;
+    };
+    const want = greedy(await wasm(SHIPPED, { threads: 1 }));
+    for (const threads of [1, 2]) {
+      const e = await wasm(SHIPPED, { threads, sparse: 'lossless', stats: true });
+      const got = run(e);
+      assert.ok(relErr(got, refDense) <= 1e-4, `${threads}T: ${relErr(got, refDense)}`);
+      const ws = e.ffnStats!.layers();
+      const rs = refEngine.ffnStats!.layers();
+      for (let l = 0; l < ws.length; l++) {
+        assert.ok(Math.abs(ws[l]!.active.mean - rs[l]!.active.mean) < 0.01, `layer ${l} active ${ws[l]!.active.mean} vs ${rs[l]!.active.mean}`);
+        assert.ok(Math.abs(ws[l]!.gateActive.mean - rs[l]!.gateActive.mean) < 0.01);
+      }
+      assert.deepEqual(greedy(e), want, `${threads}T greedy tokens`);
+    }
+  });
+
+  test('sharded over several memories: same logits as unsharded', { skip: !existsSync(SHIPPED) && 'model missing' }, async () => {
+    const one = run(await wasm(SHIPPED, { threads: 1, sparse: 'lossless', sparseThreshold: 1 }));
+    const sh = await wasm(SHIPPED, { threads: 2, sparse: 'lossless', sparseThreshold: 1, memoryLimit: 2 << 20, warmup: false });
+    assert.ok(sh.info.memories >= 2, `expected >= 2 memories, got ${sh.info.memories}`);
+    assert.deepEqual(run(sh), one);
+  });
+
+  test('Q8_0 FFN weights: clear UsageError (the wasm sparse kernels are F32-only in this build)', async () => {
+    const model = tinyModel({ activation: 'drelu', seed: 2 });
+    const t = model.tensors.get('blk.0.ffn_up.weight')!;
+    model.tensors.set(t.name, { ...quantize(dequantize(t), t.shape, GGMLType.Q8_0), name: t.name });
+    await assert.rejects(createWasmEngine(model, { sparse: 'lossless' }), (e: unknown) =>
+      e instanceof UsageError && /needs F32 \/ F16 \/ BF16 FFN weights .*blk\.0\.ffn_up\.weight is Q8_0.*--backend ref/.test(e.message));
+  });
+});
