@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,4 +16,14 @@ export function sharedData(...parts: string[]): string {
 
 export function hasSharedData(...parts: string[]): boolean {
   return existsSync(sharedData(...parts));
+}
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards. */
+export function withTempDir(prefix: string, fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

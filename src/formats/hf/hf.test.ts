@@ -9,20 +9,13 @@ import { dequantize, quantize } from '../quant/index.js';
 import { GGMLType, type Tensor } from '../quant/types.js';
 import { readLlama2cCheckpoint } from '../llama2c/index.js';
 import { readSafetensors, writeSafetensors, SAFETENSORS_INDEX } from '../safetensors/index.js';
-import { hasSharedData, sharedData } from '../../../test/paths.js';
+import { hasSharedData, sharedData, withTempDir } from '../../../test/paths.js';
 import { loadHfFolder, readHfConfig, writeHfFolder } from './index.js';
 
 const STORIES = sharedData('models', 'stories260K', 'stories260K.bin');
 const skipStories = hasSharedData('models', 'stories260K', 'stories260K.bin') ? false : 'shared data stories260K.bin absent';
 
-function withTemp(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'relufy-hf-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withTemp = (fn: (dir: string) => void): void => withTempDir('relufy-hf-', fn);
 
 function assertFormatError(fn: () => unknown, path: string, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FormatError } from '../../errors.js';
 import { GGMLType } from '../quant/types.js';
-import { hasSharedData, sharedData } from '../../../test/paths.js';
+import { hasSharedData, sharedData, withTempDir } from '../../../test/paths.js';
 import { openGguf, readTensor } from '../gguf/index.js';
 import { readLlama2cCheckpoint } from './index.js';
 
@@ -88,14 +88,7 @@ test('stories260K.bin tensors equal the llama.cpp-converted stories260K.gguf (na
   }
 });
 
-function withTemp(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'relufy-llama2c-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withTemp = (fn: (dir: string) => void): void => withTempDir('relufy-llama2c-', fn);
 
 /** A valid synthetic checkpoint: header then (expected - 28) bytes of small floats. */
 function synthetic(header: number[], extraFloats = 0): Buffer {

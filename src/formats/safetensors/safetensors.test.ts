@@ -5,16 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../../errors.js';
 import { GGMLType, type Tensor } from '../quant/types.js';
+import { withTempDir } from '../../../test/paths.js';
 import { readSafetensors, readSafetensorsHeader, readShardedSafetensors, writeSafetensors, SAFETENSORS_INDEX } from './index.js';
 
-function withTemp(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'relufy-st-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withTemp = (fn: (dir: string) => void): void => withTempDir('relufy-st-', fn);
 
 function f32Tensor(name: string, shape: number[], values: number[]): Tensor {
   const data = new Uint8Array(4 * values.length);
