@@ -78,7 +78,7 @@ export function register(program: Command): void {
     .option('--add-bos <when>', 'prepend BOS: auto (per harness version), true, false', choiceOption('--add-bos', ['auto', 'true', 'false'] as const), 'auto')
     .option('--max-length <n>', 'max_length in tokens (default: the model\'s context length)', intOption('--max-length', 2))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
-    .option('--backend <name>', 'kernels: ref or wasm', choiceOption('--backend', ['ref', 'wasm'] as const), 'ref')
+    .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('-t, --threads <n>', 'threads (fast path)', intOption('-t', 1, 256))
     .option('--no-progress', 'no progress bar')
     .action(async (flags: EvalFlags) => {

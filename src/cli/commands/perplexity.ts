@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option('--chunks <n>', 'evaluate at most this many chunks', intOption('--chunks', 1))
     .option('--sparse <mode>', 'FFN execution: off, lossless, predictor', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
-    .option('--backend <name>', 'kernels: ref or wasm', choiceOption('--backend', ['ref', 'wasm'] as const), 'ref')
+    .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('-t, --threads <n>', 'threads (fast path)', intOption('-t', 1, 256))
     .option('--json', 'print one JSON object instead of the llama.cpp-style log')
     .action(async (flags: PerplexityFlags) => {
