@@ -73,6 +73,7 @@ export function generate(engine: Engine, prompt: string, options: GenerateOption
   const history = [...promptTokens];
   const out: number[] = [];
   let stopReason: GenerateResult['stop_reason'] = 'length';
+  let decodeSteps = 0; // one-token forwards, timed as generation
 
   const t0 = performance.now();
   let logits = session.forward(promptTokens);
@@ -112,12 +113,12 @@ export function generate(engine: Engine, prompt: string, options: GenerateOption
       break;
     }
     logits = session.forward([id]);
+    decodeSteps++;
   }
   if (stopReason !== 'stop') text += decoder.flush();
   flushSafe(true);
   const t2 = performance.now();
   const predicted_n = out.length;
-  const genForwards = Math.max(0, predicted_n - 1 + (stopReason === 'eos' || stopReason === 'stop' ? 1 : 0));
   return {
     text,
     prompt_tokens: promptTokens,
@@ -129,7 +130,7 @@ export function generate(engine: Engine, prompt: string, options: GenerateOption
       prompt_per_second: (promptTokens.length * 1000) / Math.max(1e-9, t1 - t0),
       predicted_n,
       predicted_ms: t2 - t1,
-      predicted_per_second: genForwards > 0 ? (genForwards * 1000) / Math.max(1e-9, t2 - t1) : 0,
+      predicted_per_second: decodeSteps > 0 ? (decodeSteps * 1000) / Math.max(1e-9, t2 - t1) : 0,
     },
   };
 }

@@ -149,7 +149,7 @@ function loadGgufModel(path: string, options: LoadOptions): LoadedModel {
   if (!options.headerOnly) for (const info of f.tensors) tensors.set(info.name, readTensor(f, info));
   let tokenizer: Tokenizer | null = null;
   if (f.metadata.has('tokenizer.ggml.tokens')) tokenizer = tokenizerFromVocab(vocabFromGgufMetadata(f.metadata, path));
-  return { path, format: f.magic === 'PWRI' ? 'pwri' : 'gguf', config, tensors, tokenizer, metadata: metadataSummary(f.metadata), tensorInfos: f.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, byteLength: t.byteLength })) };
+  return { path, format: f.magic === 'PWRI' ? 'pwri' : 'gguf', config, tensors, tokenizer, metadata: metadataSummary(f.metadata), tensorInfos: f.tensors.map((t) => ({ name: t.name, type: t.type, shape: t.shape, byteLength: t.byteLength })), gguf: f };
 }
 
 function loadLlama2c(path: string, options: LoadOptions): LoadedModel {

@@ -1,3 +1,4 @@
+import type { GGUFFile } from '../formats/gguf/types.js';
 import type { GGMLType, Tensor } from '../formats/quant/types.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import type { ModelConfig } from './config.js';
@@ -20,4 +21,6 @@ export interface LoadedModel {
   metadata: Record<string, unknown>;
   /** Name, type, shape and bytes of every stored tensor, in file order (also filled when tensor bytes were not read). */
   tensorInfos: { name: string; type: GGMLType; shape: number[]; byteLength: number }[];
+  /** The parsed GGUF header, for GGUF / PWRI sources (lets engines stream tensors without re-parsing). */
+  gguf?: GGUFFile;
 }

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { UsageError } from '../errors.js';
 import { KernelEngine, loadEngine, loadModel } from '../model/index.js';
 import type { LoadedModel } from '../model/types.js';
+import { prefillThenDecode, relErr, type SessionFactory } from '../../test/conformance/helpers.js';
 import { tinyModel } from '../../test/fixtures/tiny-model.js';
 import { hasSharedData, REPO_ROOT, sharedData } from '../../test/paths.js';
 import { DEFAULT_SPARSE_THRESHOLD } from './lossless.js';
@@ -13,31 +14,8 @@ const SHIPPED = `${REPO_ROOT}/models/stories260K-drelu.gguf`;
 const PROMPT = [1, 270, 271, 260, 275, 290, 258, 269];
 const DECODE = [280, 265, 272, 257];
 
-/** Logits of a prefill (all positions) then token-by-token decode, concatenated. */
-function run(e: KernelEngine): Float32Array {
-  const s = e.createSession({ capacity: 32 });
-  const parts = [s.forward(PROMPT, { allLogits: true })];
-  for (const t of DECODE) parts.push(s.forward([t]));
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const run = (e: SessionFactory): Float32Array => prefillThenDecode(e, PROMPT, DECODE);
 
-/** max |a - b| / max |b|. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
-}
 
 function checkLossless(model: LoadedModel, label: string): void {
   const dense = new KernelEngine(model, undefined, { stats: true });

@@ -8,6 +8,7 @@ import { GGMLType, dequantize, quantize } from '../formats/quant/index.js';
 import { createWasmEngine, loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
 import { argmax, KernelEngine, loadModel } from '../model/index.js';
 import type { LoadedModel } from '../model/types.js';
+import { prefillThenDecode, relErr, type SessionFactory } from '../../test/conformance/helpers.js';
 import { tinyModel } from '../../test/fixtures/tiny-model.js';
 import { REPO_ROOT } from '../../test/paths.js';
 
@@ -15,35 +16,9 @@ const SHIPPED = `${REPO_ROOT}/models/stories260K-drelu.gguf`;
 const PROMPT = [1, 270, 271, 260, 275];
 const DECODE = [280, 265, 272, 257, 290, 261, 262, 263];
 
-interface Runnable {
-  createSession(o: { capacity: number }): { forward(t: number[], o?: { allLogits?: boolean }): Float32Array };
-}
 
-/** Logits of a prefill (all positions) then one decode step per token, concatenated. */
-function run(e: Runnable): Float32Array {
-  const s = e.createSession({ capacity: 32 });
-  const parts = [s.forward(PROMPT, { allLogits: true })];
-  for (const t of DECODE) parts.push(s.forward([t]));
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const run = (e: SessionFactory): Float32Array => prefillThenDecode(e, PROMPT, DECODE);
 
-/** max |a - b| / max |b|. */
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
-}
 
 const engines: WasmEngine[] = [];
 after(async () => {
@@ -105,7 +80,7 @@ describe('WASM lossless sparse FFN: logits equal dense within 1e-4 relative', ()
     const model = loadModel(SHIPPED);
     const refEngine = new KernelEngine(model, undefined, { stats: true });
     const refDense = run(refEngine);
-    const greedy = (e: Runnable): number[] => {
+    const greedy = (e: SessionFactory): number[] => {
       const s = e.createSession({ capacity: 48 });
       let logits = s.forward(PROMPT);
       const out: number[] = [];

@@ -26,3 +26,42 @@ export function nmse(a: Float32Array, b: Float32Array): number {
   }
   return den === 0 ? num : num / den;
 }
+
+/** max |a - b| / max |b|, with b the reference; the arrays must have equal length. */
+export function relErr(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`relErr: lengths differ (${a.length} vs ${b.length})`);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  }
+  return d / m;
+}
+
+/** max |a - b|; the arrays must have equal length. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths differ (${a.length} vs ${b.length})`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Anything that opens sessions (KernelEngine, WasmEngine, ...). */
+export interface SessionFactory {
+  createSession(o: { capacity: number }): { forward(t: number[], o?: { allLogits?: boolean }): Float32Array };
+}
+
+/** Logits of a batched prefill of `prompt` (all positions), then one decode step per token of `decode`, concatenated. */
+export function prefillThenDecode(e: SessionFactory, prompt: number[], decode: number[]): Float32Array {
+  const s = e.createSession({ capacity: 32 });
+  const parts = [s.forward(prompt, { allLogits: true })];
+  for (const t of decode) parts.push(s.forward([t]));
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

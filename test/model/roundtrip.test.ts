@@ -7,6 +7,7 @@ import { writeHfFolder } from '../../src/formats/hf/index.js';
 import { GGMLType } from '../../src/formats/quant/index.js';
 import { KernelEngine, loadModel, saveGguf } from '../../src/model/index.js';
 import type { LoadedModel } from '../../src/model/types.js';
+import { maxAbsDiff, nmse } from '../conformance/helpers.js';
 import { tinyModel } from '../fixtures/tiny-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'relufy-roundtrip-'));
@@ -19,22 +20,7 @@ function logitsOf(m: LoadedModel): Float32Array {
   return e.createSession({ capacity: 32 }).forward(TOKENS, { allLogits: true });
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
-function nmse(a: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return num / den;
-}
 
 for (const activation of ['swiglu', 'reglu', 'drelu'] as const) {
   describe(`generated tiny ${activation} model`, () => {

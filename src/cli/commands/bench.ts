@@ -1,26 +1,11 @@
 import type { Command } from 'commander';
-import { formatBench, runBench } from '../../bench/run.js';
-import { SYNTHETIC_SHAPES, type SyntheticQuant, type SyntheticShape } from '../../bench/synthetic.js';
+import { formatBench, runBench, type BenchOptions } from '../../bench/run.js';
+import { SYNTHETIC_SHAPES, type SyntheticShape } from '../../bench/synthetic.js';
 import { ThreadPool } from '../../kernels/wasm/pool.js';
-import type { VariantChoice } from '../../kernels/wasm/module.js';
 import { choiceOption, floatOption, intOption } from '../options.js';
 
-interface BenchFlags {
-  synthetic?: SyntheticShape;
-  quant: SyntheticQuant;
-  layers?: number;
-  cacheDir?: string;
-  threads: number;
-  nPrompt: number;
-  nGen: number;
-  repetitions: number;
-  peer?: 'llama.cpp';
-  backend: 'wasm' | 'ref';
-  variant: VariantChoice;
-  readBw?: number;
-  seed: number;
-  json?: boolean;
-}
+/** Parsed flags: the bench options, with the bandwidth in GB/s as typed on the command line. */
+type BenchFlags = Omit<BenchOptions, 'model' | 'readBandwidth'> & { readBw?: number; json?: boolean };
 
 /**
  * `relufy bench [MODEL]`: prompt-processing (pp) and generation (tg) tokens/s, median/min/max over
@@ -50,11 +35,8 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (model: string | undefined, f: BenchFlags) => {
       const log = f.json ? () => {} : (s: string) => process.stderr.write(s + '\n');
-      const r = await runBench({
-        model, synthetic: f.synthetic, quant: f.quant, layers: f.layers, cacheDir: f.cacheDir, threads: f.threads,
-        nPrompt: f.nPrompt, nGen: f.nGen, repetitions: f.repetitions, peer: f.peer, backend: f.backend, variant: f.variant,
-        readBandwidth: f.readBw === undefined ? undefined : f.readBw * 1e9, seed: f.seed,
-      }, log);
+      const { readBw, json: _json, ...options } = f;
+      const r = await runBench({ ...options, model, readBandwidth: readBw === undefined ? undefined : readBw * 1e9 }, log);
       process.stdout.write((f.json ? JSON.stringify(r, null, 2) : formatBench(r)) + '\n');
     });
 }

@@ -3,7 +3,7 @@ import { quantTraits, typeName, type QuantTraits } from '../../formats/quant/ind
 import type { Tensor } from '../../formats/quant/types.js';
 
 /** Codec of a weight's type, or a RelufyError naming the tensor when relufy cannot decode it. */
-export function QUANT_TRAITS_BY_ID(type: number, tensorName: string): QuantTraits {
+export function codecOf(type: number, tensorName: string): QuantTraits {
   const t = quantTraits(type);
   if (!t) throw new RelufyError(`tensor ${tensorName}: type ${typeName(type)} cannot be computed with (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)`);
   return t;
@@ -17,7 +17,7 @@ export function dequantizeRows(t: Tensor, row0: number, nRows: number): Float32A
   const cols = t.shape[t.shape.length - 1]!;
   const rows = t.shape.length === 1 ? 1 : t.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   if (row0 < 0 || row0 + nRows > rows) throw new RelufyError(`tensor ${t.name}: rows ${row0}..${row0 + nRows - 1} outside 0..${rows - 1}`);
-  const traits = QUANT_TRAITS_BY_ID(t.type, t.name);
+  const traits = codecOf(t.type, t.name);
   const rb = t.data.byteLength / rows;
   const out = new Float32Array(nRows * cols);
   traits.toFloat(t.data.subarray(row0 * rb, (row0 + nRows) * rb), out, nRows * cols);

@@ -1,6 +1,6 @@
 import type { Tensor } from '../../formats/quant/types.js';
 import { GGMLType } from '../../formats/quant/types.js';
-import { QUANT_TRAITS_BY_ID } from './dequant.js';
+import { codecOf } from './dequant.js';
 import type { KernelSet } from '../types.js';
 
 /**
@@ -14,7 +14,7 @@ export const refKernels: KernelSet = {
     const [O, I] = matShape(w);
     const row = new Float32Array(I);
     const f32 = w.type === GGMLType.F32 ? asF32(w) : null;
-    const traits = QUANT_TRAITS_BY_ID(w.type, w.name);
+    const traits = codecOf(w.type, w.name);
     const rowBytes = w.data.byteLength / O;
     for (let o = 0; o < O; o++) {
       let r: Float32Array;

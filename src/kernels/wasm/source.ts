@@ -56,7 +56,7 @@ export function sourceFromModel(model: LoadedModel): TensorSource {
  */
 export function sourceFromGguf(path: string, options: { tokenizer?: string } = {}): TensorSource {
   const header = loadModel(path, { headerOnly: true, tokenizer: options.tokenizer });
-  const f = openGguf(path);
+  const f = header.gguf ?? openGguf(path);
   const infos = new Map(f.tensors.map((t) => [t.name, t]));
   let fd: number | null = null;
   return {
