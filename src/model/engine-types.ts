@@ -17,9 +17,9 @@ export interface EngineOptions {
   sparse?: SparseMode;
   /**
    * Lossless mode: a layer runs a token sparsely only while at most this fraction of its neurons has
-   * gate > 0, else densely (default 0.4, `DEFAULT_SPARSE_THRESHOLD`; the result is the same either way).
+   * gate > 0, else densely (default 0.4, `DEFAULT_SPARSE_CROSSOVER`; the result is the same either way).
    */
-  sparseThreshold?: number;
+  sparseCrossover?: number;
   /** Collect per-layer FFN sparsity statistics (`Engine.ffnStats`). */
   stats?: boolean;
   /** Path of a tokenizer when the model file has none (llama2.c .bin). */

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { RelufyError, UsageError } from '../errors.js';
 import { refKernels } from '../kernels/ref/index.js';
 import type { KernelSet } from '../kernels/types.js';
-import { DEFAULT_SPARSE_THRESHOLD, LosslessFfn, requireReluFamily } from '../sparse/lossless.js';
+import { DEFAULT_SPARSE_CROSSOVER, LosslessFfn, requireReluFamily } from '../sparse/lossless.js';
 import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../sparse/stats.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import type { ModelConfig } from './config.js';
@@ -14,7 +14,7 @@ import type { LoadedModel } from './types.js';
 /** Sparse execution and telemetry options of a KernelEngine (see EngineOptions). */
 export interface KernelEngineOptions {
   sparse?: 'off' | 'lossless';
-  sparseThreshold?: number;
+  sparseCrossover?: number;
   stats?: boolean;
 }
 
@@ -44,7 +44,7 @@ export class KernelEngine implements Engine {
     this.neuronBytes = this.weights.layers.map((L) => neuronBytes(L.ffn_gate.data.byteLength, L.ffn_up.data.byteLength, L.ffn_down.data.byteLength, F));
     const mode = options.sparse ?? 'off';
     if (mode === 'lossless') {
-      this.sparseFfn = new LosslessFfn(this.config, this.weights.layers, options.sparseThreshold ?? DEFAULT_SPARSE_THRESHOLD, this.ffnStats);
+      this.sparseFfn = new LosslessFfn(this.config, this.weights.layers, options.sparseCrossover ?? DEFAULT_SPARSE_CROSSOVER, this.ffnStats);
     } else if (mode !== 'off') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(mode)} (available: off, lossless)`);
   }
 
@@ -53,9 +53,9 @@ export class KernelEngine implements Engine {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new UsageError('--ctx-size', `must be a positive integer (got ${capacity})`);
     const F = this.config.intermediate_size;
     const denseStats = this.sparseFfn ? undefined : this.ffnStats;
-    const observer: FfnObserver = (l, h, T, gate) => {
+    const observer: FfnObserver = (l, h, T, gate, input) => {
       if (denseStats) for (let t = 0; t < T; t++) recordDenseToken(denseStats, l, gate, h, t * F, F, this.neuronBytes[l]!);
-      this.ffnObserver?.(l, h, T, gate);
+      this.ffnObserver?.(l, h, T, gate, input);
     };
     return new KernelSession(this.config, this.weights, this.kernels, capacity, observer, this.sparseFfn);
   }
@@ -88,13 +88,13 @@ export async function loadEngine(path: string, options: EngineOptions = {}): Pro
   if (backend === 'ref') {
     const model = loadModel(path, { tokenizer: options.tokenizer });
     if (sparse === 'lossless') requireReluFamily(model.config);
-    return new KernelEngine(model, refKernels, { sparse, sparseThreshold: options.sparseThreshold, stats: options.stats });
+    return new KernelEngine(model, refKernels, { sparse, sparseCrossover: options.sparseCrossover, stats: options.stats });
   }
   if (backend === 'wasm') {
     const { loadWasmEngine } = await import('../kernels/wasm/index.js');
     return loadWasmEngine(path, {
       threads: options.threads, tokenizer: options.tokenizer,
-      sparse, sparseThreshold: options.sparseThreshold, stats: options.stats,
+      sparse, sparseCrossover: options.sparseCrossover, stats: options.stats,
     });
   }
   throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: wasm, ref)`);

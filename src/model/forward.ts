@@ -28,17 +28,20 @@ export interface ForwardWeights {
 }
 
 /**
- * Observes each layer's FFN activations h = glu(gate, up) and the gate projection, both (T, F); used
- * for sparsity telemetry. On the lossless sparse path h is 0 for skipped neurons (exactly as dense).
+ * Observes each layer's FFN activations h = glu(gate, up) and the gate projection, both (T, F), and
+ * the FFN input (T, C): the residual stream after attention, before `ffn_norm` (PowerInfer's
+ * predictor input `ffn_inp`, shared/docs/powerinfer-and-gguf.md 1.2). Used for sparsity telemetry,
+ * profiling and predictor training. On sparse paths h is 0 for skipped neurons.
  */
-export type FfnObserver = (layer: number, h: Float32Array, T: number, gate: Float32Array) => void;
+export type FfnObserver = (layer: number, h: Float32Array, T: number, gate: Float32Array, input: Float32Array) => void;
 
 /**
  * Replaces a layer's FFN block (sparse execution, `src/sparse`): out (T, C) = ffn_down(glu(ffn_gate(n),
- * ffn_up(n))); fills h and gate (T, F) when given.
+ * ffn_up(n))) with n = ffn_norm(input); `input` (T, C) is the residual before `ffn_norm` (the
+ * predictor's input). Fills h and gate (T, F) when given.
  */
 export interface FfnExecutor {
-  run(layer: number, out: Float32Array, n: Float32Array, T: number, h?: Float32Array, gate?: Float32Array): void;
+  run(layer: number, out: Float32Array, n: Float32Array, T: number, h?: Float32Array, gate?: Float32Array, input?: Float32Array): void;
 }
 
 export function arrangeWeights(model: LoadedModel): ForwardWeights {
@@ -167,13 +170,13 @@ export class KernelSession implements InferenceSession {
 
       k.rmsnorm(n, x, L.ffn_norm, T, C, c.rms_norm_eps);
       if (this.ffn) {
-        this.ffn.run(l, o, n, T, this.observer ? h : undefined, this.observer ? gate : undefined);
-        if (this.observer) this.observer(l, h, T, gate);
+        this.ffn.run(l, o, n, T, this.observer ? h : undefined, this.observer ? gate : undefined, x);
+        if (this.observer) this.observer(l, h, T, gate, x);
       } else {
         k.matmul(gate, n, L.ffn_gate, T);
         k.matmul(up, n, L.ffn_up, T);
         k.glu(h, gate, up, T * F, c.ffn_activation);
-        if (this.observer) this.observer(l, h, T, gate);
+        if (this.observer) this.observer(l, h, T, gate, x);
         k.matmul(o, h, L.ffn_down, T);
       }
       k.add(x, o, T * C);

@@ -58,8 +58,8 @@ describe('relufy generate --sparse / --stats (shipped stories260K-drelu)', { ski
     const p = relufy(...args, '--sparse', 'predictor');
     assert.equal(p.code, 1);
     assert.match(p.stderr, /--sparse: predictor execution is not available/);
-    const t = relufy(...args, '--sparse', 'lossless', '--sparse-threshold', '2');
+    const t = relufy(...args, '--sparse', 'lossless', '--sparse-crossover', '2');
     assert.equal(t.code, 1);
-    assert.match(t.stderr, /--sparse-threshold: expected a number in 0\.\.1/);
+    assert.match(t.stderr, /--sparse-crossover: expected a number in 0\.\.1/);
   });
 });

@@ -7,7 +7,7 @@ import type { LoadedModel } from '../model/types.js';
 import { prefillThenDecode, relErr, type SessionFactory } from '../../test/conformance/helpers.js';
 import { tinyModel } from '../../test/fixtures/tiny-model.js';
 import { hasSharedData, REPO_ROOT, sharedData } from '../../test/paths.js';
-import { DEFAULT_SPARSE_THRESHOLD } from './lossless.js';
+import { DEFAULT_SPARSE_CROSSOVER } from './lossless.js';
 import { formatFfnStats } from './stats.js';
 
 const SHIPPED = `${REPO_ROOT}/models/stories260K-drelu.gguf`;
@@ -20,8 +20,8 @@ const run = (e: SessionFactory): Float32Array => prefillThenDecode(e, PROMPT, DE
 function checkLossless(model: LoadedModel, label: string): void {
   const dense = new KernelEngine(model, undefined, { stats: true });
   const want = run(dense);
-  for (const threshold of [1, DEFAULT_SPARSE_THRESHOLD, 0]) {
-    const e = new KernelEngine(model, undefined, { sparse: 'lossless', sparseThreshold: threshold, stats: true });
+  for (const threshold of [1, DEFAULT_SPARSE_CROSSOVER, 0]) {
+    const e = new KernelEngine(model, undefined, { sparse: 'lossless', sparseCrossover: threshold, stats: true });
     const got = run(e);
     const err = relErr(got, want);
     assert.ok(err <= 1e-4, `${label} threshold ${threshold}: relative logit error ${err}`);
@@ -61,14 +61,14 @@ describe('lossless sparse FFN (ref): logits equal dense within 1e-4 relative', (
   test('the lossless path is bit-identical to the dense reference (exact zeros skipped, same float64 sums)', () => {
     const m = tinyModel({ activation: 'drelu', seed: 4 });
     const a = run(new KernelEngine(m));
-    const b = run(new KernelEngine(m, undefined, { sparse: 'lossless', sparseThreshold: 1 }));
+    const b = run(new KernelEngine(m, undefined, { sparse: 'lossless', sparseCrossover: 1 }));
     assert.deepEqual(b, a);
   });
 
   test('observers see the same h and gate on the sparse path as on the dense one', () => {
     const m = tinyModel({ activation: 'reglu', seed: 6 });
     const seen: string[][] = [[], []];
-    [new KernelEngine(m), new KernelEngine(m, undefined, { sparse: 'lossless', sparseThreshold: 1 })].forEach((e, i) => {
+    [new KernelEngine(m), new KernelEngine(m, undefined, { sparse: 'lossless', sparseCrossover: 1 })].forEach((e, i) => {
       e.ffnObserver = (l, h, T, gate) => seen[i]!.push(`${l}:${T}:${h.join(',')}|${gate.join(',')}`);
       run(e);
     });
@@ -96,12 +96,12 @@ describe('lossless sparsity refuses what it cannot do', () => {
 
   test('predictor mode and bad thresholds', async () => {
     await assert.rejects(loadEngine(SHIPPED, { backend: 'ref', sparse: 'predictor' }), /--sparse: predictor execution is not available/);
-    assert.throws(() => new KernelEngine(tinyModel({ activation: 'drelu' }), undefined, { sparse: 'lossless', sparseThreshold: 1.5 }), /--sparse-threshold: must be a fraction/);
+    assert.throws(() => new KernelEngine(tinyModel({ activation: 'drelu' }), undefined, { sparse: 'lossless', sparseCrossover: 1.5 }), /--sparse-crossover: must be a fraction/);
   });
 });
 
 test('formatFfnStats prints one row per layer and a total', () => {
-  const e = new KernelEngine(tinyModel({ activation: 'drelu', seed: 2 }), undefined, { sparse: 'lossless', sparseThreshold: 1, stats: true });
+  const e = new KernelEngine(tinyModel({ activation: 'drelu', seed: 2 }), undefined, { sparse: 'lossless', sparseCrossover: 1, stats: true });
   run(e);
   const text = formatFfnStats(e.ffnStats!.layers());
   const lines = text.trimEnd().split('\n');

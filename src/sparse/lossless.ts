@@ -10,7 +10,7 @@ import { FfnStats, neuronBytes, type NeuronBytes } from './stats.js';
  * (`shared/docs/kernel-notes.md` section 4: sparse stops paying above about 40% active; F32 breaks
  * even nearer 60%).
  */
-export const DEFAULT_SPARSE_THRESHOLD = 0.4;
+export const DEFAULT_SPARSE_CROSSOVER = 0.4;
 
 /**
  * Refuses lossless sparsity for a model whose FFN is not ReLU-family: with SwiGLU no neuron is
@@ -22,8 +22,8 @@ export function requireReluFamily(config: ModelConfig): void {
     throw new UsageError('--sparse', `lossless sparsity needs a ReLU-family FFN (reglu or drelu); this model is ${config.ffn_activation}`);
 }
 
-export function checkThreshold(t: number): number {
-  if (!(t >= 0 && t <= 1)) throw new UsageError('--sparse-threshold', `must be a fraction in 0..1 (got ${t})`);
+export function checkCrossover(t: number): number {
+  if (!(t >= 0 && t <= 1)) throw new UsageError('--sparse-crossover', `must be a fraction in 0..1 (got ${t})`);
   return t;
 }
 
@@ -61,11 +61,11 @@ export class LosslessFfn {
   constructor(
     config: ModelConfig,
     layers: FfnTensors[],
-    readonly threshold: number = DEFAULT_SPARSE_THRESHOLD,
+    readonly threshold: number = DEFAULT_SPARSE_CROSSOVER,
     readonly stats?: FfnStats,
   ) {
     requireReluFamily(config);
-    checkThreshold(threshold);
+    checkCrossover(threshold);
     const C = (this.C = config.hidden_size);
     const F = (this.F = config.intermediate_size);
     this.drelu = config.ffn_activation === 'drelu';

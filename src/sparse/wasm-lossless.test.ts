@@ -35,31 +35,31 @@ describe('WASM lossless sparse FFN: logits equal dense within 1e-4 relative', ()
     test(`tiny ${activation}: thresholds 1 / 0.4 / 0, 1 and 2 threads`, async () => {
       const model = tinyModel({ activation, seed: 21, intermediate_size: 96 });
       const refDense = run(new KernelEngine(model));
-      const refSparse = run(new KernelEngine(model, undefined, { sparse: 'lossless', sparseThreshold: 1 }));
+      const refSparse = run(new KernelEngine(model, undefined, { sparse: 'lossless', sparseCrossover: 1 }));
       const wasmDense = run(await wasm(model, { threads: 1 }));
-      for (const sparseThreshold of [1, 0.4, 0]) {
+      for (const sparseCrossover of [1, 0.4, 0]) {
         const byThreads: Float32Array[] = [];
         for (const threads of [1, 2]) {
-          const e = await wasm(model, { threads, sparse: 'lossless', sparseThreshold, stats: true });
+          const e = await wasm(model, { threads, sparse: 'lossless', sparseCrossover, stats: true });
           const got = run(e);
-          const label = `${activation} threshold ${sparseThreshold} ${threads}T`;
+          const label = `${activation} threshold ${sparseCrossover} ${threads}T`;
           assert.ok(relErr(got, refDense) <= 1e-4, `${label} vs ref dense: ${relErr(got, refDense)}`);
           assert.ok(relErr(got, refSparse) <= 1e-4, `${label} vs ref lossless: ${relErr(got, refSparse)}`);
           assert.ok(relErr(got, wasmDense) <= 1e-4, `${label} vs wasm dense: ${relErr(got, wasmDense)}`);
           const st = e.ffnStats!.layers();
           for (const s of st) {
             assert.equal(s.tokens, PROMPT.length + DECODE.length);
-            if (sparseThreshold === 1) {
+            if (sparseCrossover === 1) {
               // prefill runs dense; every decode step ran both passes sparsely
               assert.equal(s.sparseUpTokens, DECODE.length);
               assert.equal(s.sparseDownTokens, DECODE.length);
               assert.ok(s.bytesRead < s.bytesDense);
             }
-            if (sparseThreshold === 0) assert.equal(s.bytesRead, s.bytesDense);
+            if (sparseCrossover === 0) assert.equal(s.bytesRead, s.bytesDense);
           }
           byThreads.push(got);
         }
-        assert.deepEqual(byThreads[1], byThreads[0], `${activation} threshold ${sparseThreshold}: 1 and 2 threads differ`);
+        assert.deepEqual(byThreads[1], byThreads[0], `${activation} threshold ${sparseCrossover}: 1 and 2 threads differ`);
       }
     });
   }
@@ -107,8 +107,8 @@ describe('WASM lossless sparse FFN: logits equal dense within 1e-4 relative', ()
   });
 
   test('sharded over several memories: same logits as unsharded', { skip: !existsSync(SHIPPED) && 'model missing' }, async () => {
-    const one = run(await wasm(SHIPPED, { threads: 1, sparse: 'lossless', sparseThreshold: 1 }));
-    const sh = await wasm(SHIPPED, { threads: 2, sparse: 'lossless', sparseThreshold: 1, memoryLimit: 2 << 20, warmup: false });
+    const one = run(await wasm(SHIPPED, { threads: 1, sparse: 'lossless', sparseCrossover: 1 }));
+    const sh = await wasm(SHIPPED, { threads: 2, sparse: 'lossless', sparseCrossover: 1, memoryLimit: 2 << 20, warmup: false });
     assert.ok(sh.info.memories >= 2, `expected >= 2 memories, got ${sh.info.memories}`);
     assert.deepEqual(run(sh), one);
   });

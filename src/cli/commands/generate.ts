@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { FormatError, UsageError } from '../../errors.js';
 import { generate, loadEngine, SAMPLER_DEFAULTS } from '../../model/index.js';
-import { DEFAULT_SPARSE_THRESHOLD } from '../../sparse/lossless.js';
+import { DEFAULT_SPARSE_CROSSOVER } from '../../sparse/lossless.js';
 import { formatFfnStats } from '../../sparse/stats.js';
 import { choiceOption, collect, floatOption, intOption } from '../options.js';
 
@@ -24,7 +24,7 @@ interface GenerateFlags {
   tokenizer?: string;
   backend: 'ref' | 'wasm';
   sparse: 'off' | 'lossless' | 'predictor';
-  sparseThreshold?: number;
+  sparseCrossover?: number;
   stats?: boolean;
   reversePrompt?: string[];
   ignoreEos?: boolean;
@@ -56,7 +56,7 @@ export function register(program: Command): void {
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
     .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD, threads) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('--sparse <mode>', 'FFN execution: off (dense) or lossless (ReLU-family models: skip neurons whose output is exactly 0)', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
-    .option('--sparse-threshold <f>', `lossless: per layer and token, read every up row (down column) when more than this fraction of the neurons has gate > 0 (h != 0) (default ${DEFAULT_SPARSE_THRESHOLD})`, floatOption('--sparse-threshold', 0, 1))
+    .option('--sparse-crossover <f>', `lossless: per layer and token, read every up row (down column) when more than this fraction of the neurons has gate > 0 (h != 0) (default ${DEFAULT_SPARSE_CROSSOVER})`, floatOption('--sparse-crossover', 0, 1))
     .option('--stats', 'print per-layer FFN statistics to stderr: active-neuron fraction (mean, min, max over tokens) and FFN bytes read vs dense')
     .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
     .option('--ignore-eos', 'keep generating after the end-of-sequence token')
@@ -77,7 +77,7 @@ export function register(program: Command): void {
       }
       const engine = await loadEngine(flags.model, {
         backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer,
-        sparse: flags.sparse, sparseThreshold: flags.sparseThreshold, stats: flags.stats,
+        sparse: flags.sparse, sparseCrossover: flags.sparseCrossover, stats: flags.stats,
       });
       engine.ffnStats?.reset();
       const out = process.stdout;

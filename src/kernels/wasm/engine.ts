@@ -7,7 +7,7 @@ import type { Engine, InferenceSession } from '../../model/engine-types.js';
 import { loadModel } from '../../model/load.js';
 import type { LoadedModel } from '../../model/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
-import { checkThreshold, DEFAULT_SPARSE_THRESHOLD, requireReluFamily } from '../../sparse/lossless.js';
+import { checkCrossover, DEFAULT_SPARSE_CROSSOVER, requireReluFamily } from '../../sparse/lossless.js';
 import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../../sparse/stats.js';
 import { MAX_MEMORY_BYTES, WasmHeap } from './heap.js';
 import { GLU_CODE, PackedType } from './layout.js';
@@ -42,7 +42,7 @@ export interface WasmEngineOptions {
    */
   sparse?: 'off' | 'lossless';
   /** Per layer and token, a pass runs sparsely only while its active fraction is at most this (default 0.4). */
-  sparseThreshold?: number;
+  sparseCrossover?: number;
   /** Collect per-layer FFN statistics (`ffnStats`); runs the FFN unfused (gate, up, glu, down). */
   stats?: boolean;
 }
@@ -192,7 +192,7 @@ export class WasmEngine implements Engine {
     const sparseMode = options.sparse ?? 'off';
     if (sparseMode !== 'off' && sparseMode !== 'lossless') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparseMode)} (available: off, lossless)`);
     const lossless = sparseMode === 'lossless';
-    const threshold = checkThreshold(options.sparseThreshold ?? DEFAULT_SPARSE_THRESHOLD);
+    const threshold = checkCrossover(options.sparseCrossover ?? DEFAULT_SPARSE_CROSSOVER);
     if (lossless) requireReluFamily(c);
     const unfused = lossless || options.stats === true;
 
