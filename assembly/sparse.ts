@@ -1,20 +1,45 @@
-// Lossless sparse FFN for one decode token (T = 1) of a ReLU-family model (ReGLU, dReLU), over
-// neuron bundles built at load only in lossless mode (src/kernels/wasm/engine.ts): per neuron i,
-// 2C contiguous f32 = [ffn_up row i | ffn_down column i] (the column is PowerInfer's ffn_down_t
-// row), so a skipped neuron skips all of its bytes and an active one is one sequential read.
-// The gate projection runs densely before (matmul_multi) and the JS side lists the neurons to
-// compute. Deterministic for any thread count: work is cut into SPARSE_PARTS fixed parts of the
-// neuron list (independent of the thread count), each part accumulates into its own partial output
-// in list order, and the partials are added into x in part order by one thread (add_partials).
-// No unsynchronized shared accumulation (see shared/docs/powerinfer-and-gguf.md 1.5: the AXPY race).
-import { splitStart, hsumf, madd } from './common';
+// Sparse FFN of one decode token (T = 1) over neuron bundles (PowerInfer-style, see
+// shared/docs/powerinfer-and-gguf.md 1.5): per neuron i one contiguous run of bytes
+//   [ffn_gate row i | ffn_up row i | ffn_down column i]
+// so that a skipped neuron skips all of its bytes and an active one is one sequential read.
+// Byte layout (src/kernels/wasm/bundles.ts builds it at load and documents it):
+//   row parts (gate, up; down for PowerInfer ffn_down_t / float models), by type:
+//     F32   C f32
+//     Q8_0  nb f16 scales (padded to 16 bytes), then nb x 32 int8          (nb = C / 32)
+//     Q4_0  nb f16 scales (padded to 16 bytes), then nb x 16 bytes of ggml nibbles
+//   column parts (down of a model stored as ffn_down (C, F) in Q8_0 / Q4_0, kept exact):
+//     DOWN_COL_Q8  C int8 = column i of ffn_down's int8 values
+//     DOWN_COL_Q4  C/2 bytes: per 32-row chunk t, byte j = nibble(c = 32t+j) | nibble(32t+j+16) << 4
+//   their scales live in one table (F/32, C) f16: row b = the scales of ffn_down block b (neurons
+//   32b..32b+31) for every output c, so y[c] += d[c, b] * sum_{i in b} h_i q[c, i] is applied once per
+//   block run of listed neurons.
+// Deterministic for any thread count: the neuron list is cut into PARTS fixed parts (independent of
+// the thread count), each part accumulates into its own partial output in list order, and the
+// partials are added in part order by one thread (add_partials). No unsynchronized shared
+// accumulation (PowerInfer's AXPY race, shared/docs/powerinfer-and-gguf.md 1.5 item 5).
+import { PT_F32, PT_Q8_0, PT_Q4_0, QK, splitStart, f16x4, f16ToF32, hsum4i, hsumf, madd } from './common';
 import { gluOne } from './ops';
 
-/** Fixed number of partial outputs (must match SPARSE_PARTS in src/kernels/wasm/engine.ts). */
+/** Fixed number of partial outputs (must match SPARSE_PARTS in src/kernels/wasm/bundles.ts). */
 const PARTS: i32 = 8;
 
-/** dot(row (C floats), x (C floats)), f32 with 2 x f32x4 accumulators. */
-@inline function dotRow(row: usize, x: usize, C: i32): f32 {
+export const DOWN_ROW: i32 = 0;
+export const DOWN_COL_Q8: i32 = 1;
+export const DOWN_COL_Q4: i32 = 2;
+
+/** Bundle descriptor (i32 fields at desc): see src/kernels/wasm/bundles.ts `writeBundleDesc`. */
+@inline function dI(desc: usize, k: i32): i32 {
+  return load<i32>(desc + (<usize>k << 2));
+}
+
+/** Bytes of the padded f16 scale header of a quantized row of C values. */
+@inline function scaleBytes(C: i32): usize {
+  return <usize>((((C / QK) << 1) + 15) & ~15);
+}
+
+// ---- dots of one row part with the FFN input ---------------------------------------------------
+
+@inline function dotF32(row: usize, x: usize, C: i32): f32 {
   const C8 = C >> 3;
   let a = f32x4.splat(0);
   let b = f32x4.splat(0);
@@ -41,8 +66,78 @@ const PARTS: i32 = 8;
   return s;
 }
 
-/** y (C) += hv * row (C). */
-@inline function axpyRow(y: usize, row: usize, hv: f32, C: i32): void {
+/** i32x4 partial sums of one 32-value int8 block against x pre-extended to int16 (64 bytes). */
+@inline function blockQ8(w: usize, x16: usize): v128 {
+  const w0 = v128.load(w, 0);
+  const w1 = v128.load(w, 16);
+  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(x16, 0)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(x16, 16)));
+  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(x16, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(x16, 48)));
+  return i32x4.add(a, b);
+}
+
+/** i32x4 partial sums of one Q4_0 block (16 bytes of unsigned nibbles, without the -8) against x. */
+@inline function blockQ4(w: usize, xq: usize, x16: usize): v128 {
+  const v = v128.load(w);
+  const lo = v128.and(v, i8x16.splat(0x0f));
+  const hi = i8x16.shr_u(v, 4);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // nibbles are 0..15, inside the 7-bit range where the relaxed dot is deterministic
+    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xq, 16), hi, i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(xq, 0), lo, i32x4.splat(0)));
+  }
+  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(lo), v128.load(x16, 0)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(lo), v128.load(x16, 16)));
+  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(hi), v128.load(x16, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(hi), v128.load(x16, 48)));
+  return i32x4.add(a, b);
+}
+
+@inline function sum4(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/**
+ * dot(quantized row part at p, x): x as int8 blocks xq (C), their int16 extension x16 (C), scales
+ * xd (nb f32) and sums xs (nb i32). Blocks are taken four at a time (one f16x4 of scales).
+ */
+function dotQuant(type: i32, p: usize, C: i32, xq: usize, x16: usize, xd: usize, xs: usize): f32 {
+  const nb = C / QK;
+  const qs = p + scaleBytes(C);
+  const q8 = type == PT_Q8_0;
+  const bb: usize = q8 ? 32 : 16;
+  let acc = f32x4.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const o = <usize>b;
+    let s: v128;
+    if (q8) {
+      s = hsum4i(blockQ8(qs + o * 32, x16 + o * 64), blockQ8(qs + o * 32 + 32, x16 + o * 64 + 64),
+        blockQ8(qs + o * 32 + 64, x16 + o * 64 + 128), blockQ8(qs + o * 32 + 96, x16 + o * 64 + 192));
+    } else {
+      s = hsum4i(blockQ4(qs + o * 16, xq + o * 32, x16 + o * 64), blockQ4(qs + o * 16 + 16, xq + o * 32 + 32, x16 + o * 64 + 64),
+        blockQ4(qs + o * 16 + 32, xq + o * 32 + 64, x16 + o * 64 + 128), blockQ4(qs + o * 16 + 48, xq + o * 32 + 96, x16 + o * 64 + 192));
+      s = i32x4.sub(s, i32x4.shl(v128.load(xs + (o << 2)), 3));
+    }
+    const sc = f32x4.mul(f16x4(p + (o << 1)), v128.load(xd + (o << 2)));
+    acc = madd(f32x4.convert_i32x4_s(s), sc, acc);
+  }
+  let r = hsumf(acc);
+  for (; b < nb; b++) {
+    const o = <usize>b;
+    let s: i32;
+    if (q8) s = sum4(blockQ8(qs + o * bb, x16 + o * 64));
+    else s = sum4(blockQ4(qs + o * bb, xq + o * 32, x16 + o * 64)) - (load<i32>(xs + (o << 2)) << 3);
+    r += <f32>s * f16ToF32(load<u16>(p + (o << 1))) * load<f32>(xd + (o << 2));
+  }
+  return r;
+}
+
+@inline function dotPart(type: i32, p: usize, C: i32, x: usize, xq: usize, x16: usize, xd: usize, xs: usize): f32 {
+  if (type == PT_F32) return dotF32(p, x, C);
+  return dotQuant(type, p, C, xq, x16, xd, xs);
+}
+
+// ---- down accumulation ---------------------------------------------------------------------------
+
+/** y (C) += hv * row (C f32). */
+@inline function axpyF32(y: usize, row: usize, hv: f32, C: i32): void {
   const hs = f32x4.splat(hv);
   const C4 = C & ~3;
   for (let c = 0; c < C4; c += 4) {
@@ -55,54 +150,186 @@ const PARTS: i32 = 8;
   }
 }
 
+/** y (C) += hv * quantized row part (Q8_0 / Q4_0 with per-block scales along C; ffn_down_t rows). */
+function axpyQuantRow(type: i32, y: usize, p: usize, hv: f32, C: i32): void {
+  const nb = C / QK;
+  const qs = p + scaleBytes(C);
+  for (let b = 0; b < nb; b++) {
+    const s = f32x4.splat(hv * f16ToF32(load<u16>(p + (<usize>b << 1))));
+    const yb = y + (<usize>b << 7);
+    if (type == PT_Q8_0) {
+      const w = qs + (<usize>b << 5);
+      for (let k = 0; k < 2; k++) {
+        const v = v128.load(w + (<usize>k << 4));
+        const lo = i16x8.extend_low_i8x16_s(v);
+        const hi = i16x8.extend_high_i8x16_s(v);
+        const yo = yb + (<usize>k << 6);
+        v128.store(yo, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(yo)));
+        v128.store(yo + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(yo + 16)));
+        v128.store(yo + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(yo + 32)));
+        v128.store(yo + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(yo + 48)));
+      }
+    } else {
+      const v = v128.load(qs + (<usize>b << 4));
+      const eight = i8x16.splat(8);
+      const lo = i8x16.sub(v128.and(v, i8x16.splat(0x0f)), eight); // elements 0..15
+      const hi = i8x16.sub(i8x16.shr_u(v, 4), eight); // elements 16..31
+      const l16 = i16x8.extend_low_i8x16_s(lo), l16h = i16x8.extend_high_i8x16_s(lo);
+      const h16 = i16x8.extend_low_i8x16_s(hi), h16h = i16x8.extend_high_i8x16_s(hi);
+      v128.store(yb, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l16)), v128.load(yb)));
+      v128.store(yb + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l16)), v128.load(yb + 16)));
+      v128.store(yb + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l16h)), v128.load(yb + 32)));
+      v128.store(yb + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l16h)), v128.load(yb + 48)));
+      v128.store(yb + 64, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h16)), v128.load(yb + 64)));
+      v128.store(yb + 80, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h16)), v128.load(yb + 80)));
+      v128.store(yb + 96, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h16h)), v128.load(yb + 96)));
+      v128.store(yb + 112, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h16h)), v128.load(yb + 112)));
+    }
+  }
+}
+
+/** tmp (C) += hv * int8 column (C bytes; DOWN_COL_Q8). */
+function axpyColQ8(tmp: usize, col: usize, hv: f32, C: i32): void {
+  const s = f32x4.splat(hv);
+  const C16 = C & ~15;
+  for (let c = 0; c < C16; c += 16) {
+    const v = v128.load(col + <usize>c);
+    const lo = i16x8.extend_low_i8x16_s(v);
+    const hi = i16x8.extend_high_i8x16_s(v);
+    const yo = tmp + (<usize>c << 2);
+    v128.store(yo, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(yo)));
+    v128.store(yo + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(yo + 16)));
+    v128.store(yo + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(yo + 32)));
+    v128.store(yo + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(yo + 48)));
+  }
+  for (let c = C16; c < C; c++) {
+    const o = tmp + (<usize>c << 2);
+    store<f32>(o, load<f32>(o) + hv * <f32>load<i8>(col + <usize>c));
+  }
+}
+
+/** tmp (C) += hv * unsigned nibble column (C/2 bytes; DOWN_COL_Q4, C % 32 == 0); the -8 is applied at flush. */
+function axpyColQ4(tmp: usize, col: usize, hv: f32, C: i32): void {
+  const s = f32x4.splat(hv);
+  for (let c = 0; c < C; c += 32) {
+    const v = v128.load(col + (<usize>c >> 1));
+    const lo = v128.and(v, i8x16.splat(0x0f));
+    const hi = i8x16.shr_u(v, 4);
+    const l16 = i16x8.extend_low_i8x16_u(lo), l16h = i16x8.extend_high_i8x16_u(lo);
+    const h16 = i16x8.extend_low_i8x16_u(hi), h16h = i16x8.extend_high_i8x16_u(hi);
+    const yb = tmp + (<usize>c << 2);
+    v128.store(yb, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(l16)), v128.load(yb)));
+    v128.store(yb + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(l16)), v128.load(yb + 16)));
+    v128.store(yb + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(l16h)), v128.load(yb + 32)));
+    v128.store(yb + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(l16h)), v128.load(yb + 48)));
+    v128.store(yb + 64, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(h16)), v128.load(yb + 64)));
+    v128.store(yb + 80, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(h16)), v128.load(yb + 80)));
+    v128.store(yb + 96, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(h16h)), v128.load(yb + 96)));
+    v128.store(yb + 112, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(h16h)), v128.load(yb + 112)));
+  }
+}
+
+/** y (C) += d[c] * (tmp[c] - off) with d = C f16 scales (one row of the down scale table); clears tmp. */
+function flushCol(y: usize, tmp: usize, d: usize, off: f32, C: i32): void {
+  const vo = f32x4.splat(off);
+  const C4 = C & ~3;
+  const z = f32x4.splat(0);
+  for (let c = 0; c < C4; c += 4) {
+    const o = <usize>c << 2;
+    v128.store(y + o, madd(f16x4(d + (<usize>c << 1)), f32x4.sub(v128.load(tmp + o), vo), v128.load(y + o)));
+    v128.store(tmp + o, z);
+  }
+  for (let c = C4; c < C; c++) {
+    const o = <usize>c << 2;
+    store<f32>(y + o, load<f32>(y + o) + f16ToF32(load<u16>(d + (<usize>c << 1))) * (load<f32>(tmp + o) - off));
+    store<f32>(tmp + o, 0);
+  }
+}
+
+// ---- the fused kernel ---------------------------------------------------------------------------
+
+/** ffn_bundles `mode`: gate computed from the bundle (predictor mode). */
+const MODE_GATE: i32 = 0;
+/** gate given in g (lossless mode: the gate ran densely). */
+const MODE_UP: i32 = 1;
+/** h given (the up pass ran densely): down only. */
+const MODE_DOWN: i32 = 2;
+
 /**
- * Fused up + glu + down over the n listed neurons idx[0..n) (i32, gate > 0):
- *   u = up_i . x;  h[i] = glu(g[i], u);  partial[p] += h[i] * down_t_i  when h[i] != 0,
- * bundles: (F, 2C) f32 as described above; x, g, h: f32; partials: SPARSE_PARTS x C f32 (fully
- * written). Entries of h not listed are left as they are (the caller zeroes h first).
+ * Sparse FFN over the n listed neurons idx[0..n) (i32, ascending) of one token:
+ *   g = gate_i . x (MODE_GATE, stored in g[i]) or g[i];  u = up_i . x;  h[i] = glu(g, u, kind)   (MODE_DOWN: h[i] given)
+ *   partial[p] += h[i] * down_i  when h[i] != 0 (or always with `force`)
+ * For ReLU-family kinds (1 reglu, 2 drelu) a neuron with g <= 0 is skipped before its up row is read
+ * (h = 0 exactly); `force` = 1 computes every listed neuron in full (synthetic benchmarks).
+ * desc: bundle descriptor; x (C) f32; xq (C) i8, x16 (C) i16, xd / xs (C/32) the same x quantized
+ * (read only for quantized parts); g, h (F) f32 (h entries of listed neurons written, others left);
+ * partials: PARTS x C f32 (fully written); tmp: nth x C f32 zeroed scratch (left zeroed).
  * Parts are split over the threads; this call does share ith.
  */
-export function ffn_bundle_sparse(
-  bundles: usize, C: i32, x: usize, g: usize, idx: usize, n: i32, kind: i32, h: usize, partials: usize, ith: i32, nth: i32,
+export function ffn_bundles(
+  desc: usize, x: usize, xq: usize, x16: usize, xd: usize, xs: usize, idx: usize, n: i32, kind: i32, mode: i32, force: i32,
+  g: usize, h: usize, partials: usize, tmp: usize, ith: i32, nth: i32,
 ): void {
+  const bundles = <usize>dI(desc, 0);
+  const stride = <usize>dI(desc, 1);
+  const gateType = dI(desc, 2), gateOff = <usize>dI(desc, 3);
+  const upType = dI(desc, 4), upOff = <usize>dI(desc, 5);
+  const downKind = dI(desc, 6), downType = dI(desc, 7), downOff = <usize>dI(desc, 8);
+  const downScales = <usize>dI(desc, 9);
+  const C = dI(desc, 10);
+  const rowBytes = <usize>C << 2;
+  const col = downKind != DOWN_ROW;
+  const relu = kind != 0 && force == 0;
+  const t = tmp + <usize>ith * rowBytes;
   const p0 = splitStart(PARTS, ith, nth);
   const p1 = splitStart(PARTS, ith + 1, nth);
-  const rowBytes = <usize>C << 2;
   for (let p = p0; p < p1; p++) {
     const y = partials + <usize>p * rowBytes;
     memory.fill(y, 0, rowBytes);
+    let block = -1;
+    let hsum: f32 = 0;
     const j1 = splitStart(n, p + 1, PARTS);
     for (let j = splitStart(n, p, PARTS); j < j1; j++) {
       const i = load<i32>(idx + (<usize>j << 2));
-      const b = bundles + <usize>i * (rowBytes << 1);
+      const b = bundles + <usize>i * stride;
       const o = <usize>i << 2;
-      const hv = gluOne(load<f32>(g + o), dotRow(b, x, C), kind);
-      store<f32>(h + o, hv);
-      if (hv != 0) axpyRow(y, b + rowBytes, hv, C);
+      let hv: f32;
+      if (mode == MODE_DOWN) {
+        hv = load<f32>(h + o);
+      } else {
+        let gv: f32;
+        if (mode == MODE_GATE) {
+          gv = dotPart(gateType, b + gateOff, C, x, xq, x16, xd, xs);
+          store<f32>(g + o, gv);
+        } else gv = load<f32>(g + o);
+        if (relu && gv <= 0) {
+          store<f32>(h + o, 0);
+          continue;
+        }
+        hv = gluOne(gv, dotPart(upType, b + upOff, C, x, xq, x16, xd, xs), kind);
+        store<f32>(h + o, hv);
+      }
+      if (hv == 0 && force == 0) continue;
+      if (!col) {
+        if (downType == PT_F32) axpyF32(y, b + downOff, hv, C);
+        else axpyQuantRow(downType, y, b + downOff, hv, C);
+        continue;
+      }
+      const bi = i >> 5;
+      if (bi != block) {
+        if (block >= 0) flushCol(y, t, downScales + <usize>block * (<usize>C << 1), downKind == DOWN_COL_Q4 ? hsum * 8 : 0, C);
+        block = bi;
+        hsum = 0;
+      }
+      hsum += hv;
+      if (downKind == DOWN_COL_Q8) axpyColQ8(t, b + downOff, hv, C);
+      else axpyColQ4(t, b + downOff, hv, C);
     }
+    if (block >= 0) flushCol(y, t, downScales + <usize>block * (<usize>C << 1), downKind == DOWN_COL_Q4 ? hsum * 8 : 0, C);
   }
 }
 
-/**
- * Down pass alone (when up ran densely): partial[p] = sum over the listed neurons of part p of
- * h[i] * down_t_i (the second half of each bundle). Same parts and threading as ffn_bundle_sparse.
- */
-export function ffn_down_sparse(bundles: usize, C: i32, idx: usize, n: i32, h: usize, partials: usize, ith: i32, nth: i32): void {
-  const p0 = splitStart(PARTS, ith, nth);
-  const p1 = splitStart(PARTS, ith + 1, nth);
-  const rowBytes = <usize>C << 2;
-  for (let p = p0; p < p1; p++) {
-    const y = partials + <usize>p * rowBytes;
-    memory.fill(y, 0, rowBytes);
-    const j1 = splitStart(n, p + 1, PARTS);
-    for (let j = splitStart(n, p, PARTS); j < j1; j++) {
-      const i = load<i32>(idx + (<usize>j << 2));
-      axpyRow(y, bundles + <usize>i * (rowBytes << 1) + rowBytes, load<f32>(h + (<usize>i << 2)), C);
-    }
-  }
-}
-
-/** x (C) += partial[0] + partial[1] + ... (SPARSE_PARTS partials of C f32, added in order). */
+/** x (C) += partial[0] + partial[1] + ... (PARTS partials of C f32, added in order). */
 export function add_partials(x: usize, partials: usize, C: i32): void {
   const rowBytes = <usize>C << 2;
   const C4 = C & ~3;
@@ -117,5 +344,77 @@ export function add_partials(x: usize, partials: usize, C: i32): void {
     let s = load<f32>(partials + o);
     for (let p = 1; p < PARTS; p++) s += load<f32>(partials + <usize>p * rowBytes + o);
     store<f32>(x + o, load<f32>(x + o) + s);
+  }
+}
+
+/** x16 (n i16) = xq (n i8), sign-extended (the int16 form of the quantized FFN input). n % 16 == 0. */
+export function extend_i8(xq: usize, x16: usize, n: i32): void {
+  for (let c = 0; c < n; c += 16) {
+    const v = v128.load(xq + <usize>c);
+    v128.store(x16 + (<usize>c << 1), i16x8.extend_low_i8x16_s(v));
+    v128.store(x16 + (<usize>c << 1) + 16, i16x8.extend_high_i8x16_s(v));
+  }
+}
+
+/** x (n) = max(x, 0) in place (the predictor's hidden layer). */
+export function relu_inplace(x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = x + (<usize>i << 2);
+    const v = load<f32>(o);
+    store<f32>(o, v > 0 ? v : 0);
+  }
+}
+
+// ---- load-time bundle building ------------------------------------------------------------------
+
+/**
+ * Copies n ggml rows (Q8_0: 34-byte blocks, Q4_0: 18-byte blocks; C values each) at src into the
+ * row parts at dst, dst + stride, ...: f16 scales (padded to 16 bytes), then the quant bytes.
+ */
+export function bundle_rows(type: i32, src: usize, n: i32, C: i32, dst: usize, stride: usize): void {
+  const nb = C / QK;
+  const blk: usize = type == PT_Q8_0 ? 34 : 18;
+  const qb: usize = blk - 2;
+  const sb = scaleBytes(C);
+  for (let r = 0; r < n; r++) {
+    const s = src + <usize>r * <usize>nb * blk;
+    const d = dst + <usize>r * stride;
+    memory.fill(d, 0, sb);
+    for (let b = 0; b < nb; b++) {
+      store<u16>(d + (<usize>b << 1), load<u16>(s + <usize>b * blk));
+      memory.copy(d + sb + <usize>b * qb, s + <usize>b * blk + 2, qb);
+    }
+  }
+}
+
+/**
+ * Scatters n ggml rows c0..c0+n of ffn_down (C, F) (Q8_0 or Q4_0 blocks along F) into the column
+ * parts of the F neurons (at parts + i * stride) and the scale table (F/32, C) f16 at scales.
+ */
+export function bundle_cols(type: i32, src: usize, c0: i32, n: i32, C: i32, F: i32, parts: usize, stride: usize, scales: usize): void {
+  const nb = F / QK;
+  const blk: usize = type == PT_Q8_0 ? 34 : 18;
+  for (let r = 0; r < n; r++) {
+    const c = c0 + r;
+    const s = src + <usize>r * <usize>nb * blk;
+    for (let b = 0; b < nb; b++) {
+      const bs = s + <usize>b * blk;
+      store<u16>(scales + ((<usize>b * <usize>C + <usize>c) << 1), load<u16>(bs));
+      for (let k = 0; k < QK; k++) {
+        const i = b * QK + k;
+        const part = parts + <usize>i * stride;
+        if (type == PT_Q8_0) {
+          store<i8>(part + <usize>c, load<i8>(bs + 2 + <usize>k));
+        } else {
+          // ggml Q4_0: byte j holds element j (low nibble) and j + 16 (high nibble)
+          const byte = load<u8>(bs + 2 + <usize>(k & 15));
+          const nib: u32 = k < 16 ? byte & 15 : byte >> 4;
+          const t = c >> 5, jj = c & 31;
+          const pb = part + <usize>(t * 16 + (jj & 15));
+          const cur: u32 = load<u8>(pb);
+          store<u8>(pb, <u8>(jj < 16 ? (cur & 0xf0) | nib : (cur & 0x0f) | (nib << 4)));
+        }
+      }
+    }
   }
 }

@@ -8,6 +8,9 @@ import { loadModel } from '../../model/load.js';
 import type { LoadedModel } from '../../model/types.js';
 import type { Tokenizer } from '../../tokenizer/types.js';
 import { checkCrossover, DEFAULT_SPARSE_CROSSOVER, requireReluFamily } from '../../sparse/lossless.js';
+import { DEFAULT_PRED_THRESHOLD } from '../../sparse/predictor.js';
+import { buildBundles, bundleBytes, planBundles, SPARSE_PARTS, type LayerBundles } from './bundles.js';
+import { bundleDown, sparseFfnStep, syntheticPredictor, type SyntheticSparsity } from './sparse-ffn.js';
 import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../../sparse/stats.js';
 import { MAX_MEMORY_BYTES, WasmHeap } from './heap.js';
 import { GLU_CODE, PackedType } from './layout.js';
@@ -16,7 +19,7 @@ import { minStagingBytes, packMatrix, packVector, packedSizeOf, packedTypeOf, ty
 import { writeDesc } from './kernels.js';
 import { ThreadPool } from './pool.js';
 import { checkFits, planShards, type ShardPlan } from './shard.js';
-import { sourceFromGguf, sourceFromModel, type TensorSource } from './source.js';
+import { sourceFromGguf, sourceFromModel, type TensorInfo, type TensorSource } from './source.js';
 
 export interface WasmEngineOptions {
   /** Threads incl. the calling one (default: number of cores). */
@@ -36,13 +39,23 @@ export interface WasmEngineOptions {
   /** Bytes assumed available instead of os.freemem() (tests). */
   availableBytes?: number;
   /**
-   * 'lossless' (ReLU-family models with F32 / F16 / BF16 FFN weights): decode steps compute the gate
-   * densely, then up and down only for the neurons that can be non-zero, over neuron bundles
-   * [ffn_up row | ffn_down column] (F32) built at load. Default 'off'.
+   * FFN execution of decode steps over neuron bundles [ffn_gate row | ffn_up row | ffn_down column]
+   * built at load (bundles.ts), in the file's encoding. 'lossless' (ReLU-family models): gate densely,
+   * then up and down only for the neurons that can be non-zero. 'predictor' (files with PowerInfer
+   * predictors `blk.N.fc1/fc2`): score = fc2 · relu(fc1 · x) on the FFN input, and gate, up and down
+   * only for neurons with score >= sparseThreshold. Default 'off' (dense).
    */
-  sparse?: 'off' | 'lossless';
+  sparse?: 'off' | 'lossless' | 'predictor';
   /** Per layer and token, a pass runs sparsely only while its active fraction is at most this (default 0.4). */
   sparseCrossover?: number;
+  /** Predictor mode: score threshold (default: the file's `powerinfer.sparse_threshold`, else 0). */
+  sparseThreshold?: number;
+  /**
+   * Benchmarks only: replace the active set by a seeded random draw of `active` x F neurons per token
+   * and layer, computed in full (no sign-based skipping), and, with `predictorRank`, run seeded random
+   * predictors of that rank (their cost is real; their decision is replaced by the draw).
+   */
+  synthetic?: SyntheticSparsity;
   /** Collect per-layer FFN statistics (`ffnStats`); runs the FFN unfused (gate, up, glu, down). */
   stats?: boolean;
 }
@@ -68,29 +81,47 @@ interface Buffers {
   h: number; hq: number; hd: number; hs: number;
   attScratch: number; scratchStride: number;
   logits: number;
-  /** Unfused FFN (stats or lossless): gate (B, F), up (B, F), neuron list (F i32), SPARSE_PARTS partial outputs (C); 0 otherwise. */
+  /** Unfused FFN (stats or sparse): gate (B, F), up (B, F), neuron list (F i32), SPARSE_PARTS partial outputs (C); 0 otherwise. */
   g: number; u: number; idx: number; parts: number;
+  /** Sparse: FFN input as int16 (C), per-thread column scratch (threads x C f32), predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
+  n16: number; tmp: number; pxq: number; pxd: number; pxs: number; pr: number; prq: number; prd: number; prs: number; score: number;
 }
 
-interface Shard {
+/** @internal */
+export interface Shard {
   heap: WasmHeap;
   ex: WasmExports;
   buf: Buffers;
 }
 
-interface LayerPlan {
+/** A layer's activation predictor, packed (fc1 (R, C) writes buf.pr, fc2 (F, R) writes buf.score). */
+export interface PackedPredictor {
+  fc1: PackedMatrix;
+  fc2: PackedMatrix;
+  /** Two matmul descriptors: fc1, fc2. */
+  descs: number;
+  /** Bytes one prediction streams. */
+  bytes: number;
+}
+
+/** @internal */
+export interface LayerPlan {
   mem: number;
   attnNorm: number;
   ffnNorm: number;
   q: PackedMatrix; k: PackedMatrix; v: PackedMatrix; o: PackedMatrix;
-  gate: PackedMatrix; up: PackedMatrix; down: PackedMatrix;
+  gate: PackedMatrix; up: PackedMatrix;
+  /** Dense down projection; absent for PowerInfer files that carry only ffn_down_t (the bundles serve it). */
+  down?: PackedMatrix;
   /**
    * 3 descriptors q, k, v writing into qkv; then o (into x, accumulate); then down (into x, accumulate);
    * with the unfused FFN also gate (into g) and up (into u), adjacent so one dispatch runs both.
    */
   descs: number;
-  /** Lossless mode: neuron bundles (F, 2C) f32, neuron i = [ffn_up row i | ffn_down column i]. */
-  bundles?: number;
+  /** Sparse modes and ffn_down_t files: the layer's neuron bundles. */
+  bundles?: LayerBundles;
+  /** Predictor mode: the layer's predictor. */
+  pred?: PackedPredictor;
   /** FFN weight bytes per neuron as stored in the model file (telemetry). */
   nb: NeuronBytes;
 }
@@ -152,17 +183,24 @@ export class WasmEngine implements Engine {
   readonly maxContext: number;
   /** Per-layer FFN telemetry, when created with `stats: true`. */
   readonly ffnStats?: FfnStats;
-  /** @internal */ readonly lossless: boolean;
-  /** @internal */ readonly threshold: number;
+  /** FFN execution mode of decode steps. */
+  readonly sparse: 'off' | 'lossless' | 'predictor';
+  /** @internal */ readonly crossover: number;
+  /** Predictor score threshold in use (predictor mode). */
+  readonly predThreshold: number;
+  /** @internal */ readonly synthetic?: SyntheticSparsity;
 
   private constructor(init: {
     config: ModelConfig; tokenizer: Tokenizer; modelId: string; info: WasmEngineInfo; shards: Shard[]; layers: LayerPlan[];
     pool: ThreadPool; embd: PackedMatrix & { mem: number }; output: PackedMatrix & { mem: number; norm: number; desc: number };
-    batch: number; maxContext: number; ffnStats?: FfnStats; lossless: boolean; threshold: number;
+    batch: number; maxContext: number; ffnStats?: FfnStats; sparse: 'off' | 'lossless' | 'predictor'; crossover: number; predThreshold: number;
+    synthetic?: SyntheticSparsity;
   }) {
     this.ffnStats = init.ffnStats;
-    this.lossless = init.lossless;
-    this.threshold = init.threshold;
+    this.sparse = init.sparse;
+    this.crossover = init.crossover;
+    this.predThreshold = init.predThreshold;
+    this.synthetic = init.synthetic;
     this.config = init.config;
     this.tokenizer = init.tokenizer;
     this.modelId = init.modelId;
@@ -190,11 +228,14 @@ export class WasmEngine implements Engine {
     if (!Number.isInteger(maxContext) || maxContext < 1) throw new UsageError('--ctx-size', `must be a positive integer (got ${maxContext})`);
     const limit = Math.min(options.memoryLimit ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
     const sparseMode = options.sparse ?? 'off';
-    if (sparseMode !== 'off' && sparseMode !== 'lossless') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparseMode)} (available: off, lossless)`);
-    const lossless = sparseMode === 'lossless';
-    const threshold = checkCrossover(options.sparseCrossover ?? DEFAULT_SPARSE_CROSSOVER);
-    if (lossless) requireReluFamily(c);
-    const unfused = lossless || options.stats === true;
+    if (sparseMode !== 'off' && sparseMode !== 'lossless' && sparseMode !== 'predictor')
+      throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparseMode)} (available: off, lossless, predictor)`);
+    const crossover = checkCrossover(options.sparseCrossover ?? DEFAULT_SPARSE_CROSSOVER);
+    if (sparseMode === 'lossless') requireReluFamily(c);
+    const synthetic = options.synthetic;
+    if (synthetic && !(synthetic.active > 0 && synthetic.active <= 1)) throw new UsageError('--active', `must be a fraction in (0, 1] (got ${synthetic.active})`);
+    const predThreshold = options.sparseThreshold ?? src.sparseThreshold ?? DEFAULT_PRED_THRESHOLD;
+    if (!Number.isFinite(predThreshold)) throw new UsageError('--sparse-threshold', `must be a finite number (got ${predThreshold})`);
 
     const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
     const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
@@ -203,26 +244,39 @@ export class WasmEngine implements Engine {
       if (!t) throw new RelufyError(`${src.path}: missing tensor ${name}`);
       return t;
     };
-    const layerNames = (l: number) => ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'].map((n) => `blk.${l}.${n}.weight`);
-    for (let l = 0; l < c.num_hidden_layers; l++) {
-      if (!src.info(`blk.${l}.ffn_down.weight`)) throw new RelufyError(`${src.path}: blk.${l}.ffn_down.weight is missing (PowerInfer ffn_down_t files run on the sparse engine)`);
-      if (lossless) {
-        for (const n of ['ffn_gate', 'ffn_up', 'ffn_down']) {
-          const t = need(`blk.${l}.${n}.weight`);
-          if (packedTypeOf(t.type) !== PackedType.F32)
-            throw new UsageError('--sparse', `lossless sparse execution on the wasm backend needs F32 / F16 / BF16 FFN weights in this build (blk.${l}.${n}.weight is ${PackedType[packedTypeOf(t.type)]}); use --backend ref`);
-        }
-      }
-    }
+    const L = c.num_hidden_layers;
+    // A layer's dense down projection is ffn_down; PowerInfer files may carry only ffn_down_t, which the bundles serve.
+    const hasDown = Array.from({ length: L }, (_, l) => src.info(`blk.${l}.ffn_down.weight`) !== undefined);
+    for (let l = 0; l < L; l++) if (!hasDown[l]) need(`blk.${l}.ffn_down_t.weight`);
+    const layerNames = (l: number) => ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', ...(hasDown[l] ? ['ffn_down'] : [])].map((n) => `blk.${l}.${n}.weight`);
+    const bundled = sparseMode !== 'off' || hasDown.some((h) => !h);
+    const layouts = Array.from({ length: L }, (_, l) => bundled
+      ? planBundles(C, F, need(`blk.${l}.ffn_gate.weight`), need(`blk.${l}.ffn_up.weight`),
+        need(`blk.${l}.ffn_down${hasDown[l] ? '' : '_t'}.weight`), !hasDown[l])
+      : undefined);
+    // Predictors: from the file (blk.N.fc1/fc2), or synthetic ones of a given rank (benchmarks).
+    const predictorMode = sparseMode === 'predictor';
+    const synthRank = synthetic?.predictorRank;
+    const predInfo = (l: number) => {
+      if (!predictorMode) return undefined;
+      if (synthRank !== undefined) return syntheticPredictor(l, C, F, synthRank, need(`blk.${l}.ffn_gate.weight`).type, synthetic!.seed ?? 1);
+      const fc1 = src.info(`blk.${l}.fc1.weight`), fc2 = src.info(`blk.${l}.fc2.weight`);
+      if (!fc1 || !fc2) throw new UsageError('--sparse', `predictor mode needs a model with activation predictors (blk.N.fc1/fc2, a PowerInfer PWRI file); ${src.path} has none for layer ${l}`);
+      return { fc1: { info: fc1, read: (r0: number, n: number, dst: Uint8Array) => src.readRows(fc1.name, r0, n, dst) },
+        fc2: { info: fc2, read: (r0: number, n: number, dst: Uint8Array) => src.readRows(fc2.name, r0, n, dst) } };
+    };
+    const preds = Array.from({ length: L }, (_, l) => predInfo(l));
+    const maxRank = Math.max(32, ...preds.map((p) => (p ? p.fc1.info.shape[0]! : 0)));
+    const unfused = sparseMode !== 'off' || options.stats === true;
     const tied = !src.info('output.weight');
     const maxK = Math.max(C, F, qDim);
     const staging = Math.max(C >= 1024 ? 8 << 20 : 1 << 20, minStagingBytes(maxK));
-    const buffers = bufferBytes(c, batch, threads, maxContext, unfused);
+    const buffers = bufferBytes(c, batch, threads, maxContext, unfused, maxRank);
     const plan: ShardPlan = planShards({
       embd: packedSizeOf(need('token_embd.weight')),
       output: (tied ? 0 : packedSizeOf(need('output.weight'))) + C * 4 + 256,
       layers: Array.from({ length: c.num_hidden_layers }, (_, l) => layerNames(l).reduce((a, n) => a + packedSizeOf(need(n)) + 64, 0) + 2 * C * 4 + 512 +
-        (lossless ? 2 * F * C * 4 + 128 : 0)),
+        (layouts[l] ? bundleBytes(layouts[l]) : 0) + (preds[l] ? packedSizeOf(preds[l].fc1.info) + packedSizeOf(preds[l].fc2.info) + 256 : 0)),
       kvPerLayer: 2 * maxContext * kvDim * 4 + 128,
       perMemory: buffers + staging + 4096,
       outputBuffers: batch * c.vocab_size * 4 + 64,
@@ -236,7 +290,7 @@ export class WasmEngine implements Engine {
       const heap = new WasmHeap(limit, Math.min(limit, plan.bytes[m]!));
       const ex = instantiate(mod, heap.memory);
       if (ex.heap_base() > 65536) throw new RelufyError('kernel module static data overlaps the heap');
-      shards.push({ heap, ex, buf: allocBuffers(heap, c, batch, threads, maxContext, m === plan.outputMem, unfused) });
+      shards.push({ heap, ex, buf: allocBuffers(heap, c, batch, threads, maxContext, m === plan.outputMem, unfused, maxRank) });
       stagings.push(heap.alloc(staging));
     }
     const pack = (name: string, m: number): PackedMatrix => {
@@ -249,8 +303,8 @@ export class WasmEngine implements Engine {
     const layers: LayerPlan[] = [];
     for (let l = 0; l < c.num_hidden_layers; l++) {
       const m = plan.layerMem[l]!;
-      const [q, k, v, o, gate, up, down] = layerNames(l).map((n) => pack(n, m)) as [PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix];
-      if (q.O !== qDim || k.O !== kvDim || v.O !== kvDim || o.O !== C || gate.O !== F || up.O !== F || down.O !== C || down.K !== F || q.K !== C) {
+      const [q, k, v, o, gate, up, down] = layerNames(l).map((n) => pack(n, m)) as [PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix, PackedMatrix | undefined];
+      if (q.O !== qDim || k.O !== kvDim || v.O !== kvDim || o.O !== C || gate.O !== F || up.O !== F || (down && (down.O !== C || down.K !== F)) || q.K !== C) {
         throw new RelufyError(`${src.path}: layer ${l} weight shapes do not match the config`);
       }
       const s = shards[m]!;
@@ -260,15 +314,28 @@ export class WasmEngine implements Engine {
       writeDesc(s.heap, descs + 32, k, s.buf.qkv + qDim * 4, qkvLd, false);
       writeDesc(s.heap, descs + 64, v, s.buf.qkv + (qDim + kvDim) * 4, qkvLd, false);
       writeDesc(s.heap, descs + 96, o, s.buf.x, C, true);
-      writeDesc(s.heap, descs + 128, down, s.buf.x, C, true);
+      if (down) writeDesc(s.heap, descs + 128, down, s.buf.x, C, true);
       if (unfused) {
         writeDesc(s.heap, descs + 160, gate, s.buf.g, F, false);
         writeDesc(s.heap, descs + 192, up, s.buf.u, F, false);
       }
-      const bundles = lossless ? neuronBundles(s, up, down, stagings[m]!, C, F) : undefined;
+      const layout = layouts[l];
+      const bundles = layout ? buildBundles(s.heap, s.ex, { ptr: stagings[m]!, bytes: staging }, src, `blk.${l}.`, layout) : undefined;
+      let pred: PackedPredictor | undefined;
+      const pi = preds[l];
+      if (pi) {
+        const packP = (p: { info: TensorInfo; read: (r0: number, n: number, dst: Uint8Array) => void }) =>
+          packMatrix(s.heap, s.ex, { ptr: stagings[m]!, bytes: staging }, p.info, p.read);
+        const fc1 = packP(pi.fc1), fc2 = packP(pi.fc2);
+        if (fc1.K !== C || fc2.O !== F || fc2.K !== fc1.O) throw new RelufyError(`${src.path}: layer ${l} predictor shapes fc1 [${fc1.O}, ${fc1.K}] / fc2 [${fc2.O}, ${fc2.K}] do not match hidden_size ${C} / intermediate_size ${F}`);
+        const pd = s.heap.alloc(64);
+        writeDesc(s.heap, pd, fc1, s.buf.pr, fc1.O, false);
+        writeDesc(s.heap, pd + 32, fc2, s.buf.score, F, false);
+        pred = { fc1, fc2, descs: pd, bytes: fc1.bytes + fc2.bytes };
+      }
       const sb = (n: string) => storedBytes(need(`blk.${l}.${n}.weight`));
-      const nb = neuronBytes(sb('ffn_gate'), sb('ffn_up'), sb('ffn_down'), F);
-      layers.push({ mem: m, attnNorm: vec(`blk.${l}.attn_norm.weight`, m), ffnNorm: vec(`blk.${l}.ffn_norm.weight`, m), q, k, v, o, gate, up, down, descs, bundles, nb });
+      const nb = neuronBytes(sb('ffn_gate'), sb('ffn_up'), sb(hasDown[l] ? 'ffn_down' : 'ffn_down_t'), F);
+      layers.push({ mem: m, attnNorm: vec(`blk.${l}.attn_norm.weight`, m), ffnNorm: vec(`blk.${l}.ffn_norm.weight`, m), q, k, v, o, gate, up, down, descs, bundles, pred, nb });
     }
     const om = plan.outputMem;
     let outMat: PackedMatrix;
@@ -285,11 +352,11 @@ export class WasmEngine implements Engine {
     src.close();
 
     const pool = await ThreadPool.create(mod, shards.map((s) => s.heap.memory), shards.map((s) => s.ex), threads);
-    const matrices = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, L.down]);
+    const matrices = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, ...(L.down ? [L.down] : [])]);
     const matrixTypes: Record<string, number> = {};
     for (const m of matrices) matrixTypes[PackedType[m.type]] = (matrixTypes[PackedType[m.type]] ?? 0) + 1;
-    const bundleBytes = lossless ? c.num_hidden_layers * F * 2 * C * 4 : 0;
-    const weightBytes = matrices.reduce((a, m) => a + m.bytes, 0) + embd.bytes + (outMat === embd ? 0 : outMat.bytes) + bundleBytes;
+    const extraBytes = layers.reduce((a, L) => a + (L.bundles ? L.bundles.layout.F * L.bundles.layout.stride + L.bundles.layout.scaleBytes : 0) + (L.pred ? L.pred.bytes : 0), 0);
+    const weightBytes = matrices.reduce((a, m) => a + m.bytes, 0) + embd.bytes + (outMat === embd ? 0 : outMat.bytes) + extraBytes;
     const info: WasmEngineInfo = {
       variant: mod.variant,
       threads,
@@ -301,7 +368,7 @@ export class WasmEngine implements Engine {
     };
     const ffnStats = options.stats ? new FfnStats(c.num_hidden_layers, F) : undefined;
     const engine = new WasmEngine({ config: c, tokenizer: src.tokenizer, modelId: src.modelId, info, shards, layers, pool, embd, output, batch, maxContext,
-      ffnStats, lossless, threshold });
+      ffnStats, sparse: sparseMode, crossover, predThreshold, synthetic });
     if (options.warmup ?? true) engine.warmup();
     ffnStats?.reset();
     return engine;
@@ -355,42 +422,28 @@ function storedBytes(t: { type: GGMLType; shape: number[]; name: string }): numb
   return (t.shape.reduce((a, b) => a * b, 1) / l.blockSize) * l.typeSize;
 }
 
-function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: number, unfused: boolean): number {
+function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: number, unfused: boolean, maxRank: number): number {
   const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
   const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
   const blocks = (n: number) => Math.ceil(n / 32) * 4;
   const r = (n: number) => Math.ceil(n / 64) * 64;
   return B * (r(C * 4) * 2 + r(C) + 2 * r(blocks(C)) + r((qDim + 2 * kvDim) * 4) + r(qDim * 4) + r(qDim) + 2 * r(blocks(qDim)) +
     r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64 +
-    (unfused ? 2 * B * r(F * 4) + r(F * 4) + SPARSE_PARTS * r(C * 4) + 4 * 64 : 0);
+    (unfused ? 2 * B * r(F * 4) + r(F * 4) + SPARSE_PARTS * r(C * 4) + 4 * 64 +
+      r(C * 2) + threads * r(C * 4) + r(C) + 2 * r(blocks(C)) + r(maxRank * 4) + r(maxRank) + 2 * r(blocks(maxRank)) + r(F * 4) + 10 * 64 : 0);
 }
 
-/** Partial outputs of the sparse down pass (assembly/sparse.ts PARTS): fixed, so results do not depend on the thread count. */
-const SPARSE_PARTS = 8;
-
-/**
- * A layer's neuron bundles: (F, 2C) f32, neuron i = [ffn_up row i | ffn_down column i] (the column
- * is PowerInfer's ffn_down_t row), unpacked from the packed F32 matrices (exact values), so one
- * active neuron is one sequential 8C-byte read and a skipped one costs nothing.
- * `staging` holds at least F floats.
- */
-function neuronBundles(s: Shard, up: PackedMatrix, down: PackedMatrix, staging: number, C: number, F: number): number {
-  const b = s.heap.alloc(F * 2 * C * 4);
-  for (let i = 0; i < F; i++) s.ex.unpack_row(up.type, up.ptr, i, C, b + i * 2 * C * 4);
-  for (let c = 0; c < C; c++) {
-    s.ex.unpack_row(down.type, down.ptr, c, F, staging);
-    const row = s.heap.f32(staging, F);
-    const dt = s.heap.f32(b, F * 2 * C);
-    for (let i = 0; i < F; i++) dt[i * 2 * C + C + c] = row[i]!;
-  }
-  return b;
-}
-
-function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean, unfused: boolean): Buffers {
+function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean, unfused: boolean, maxRank: number): Buffers {
   const C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
   const qDim = c.num_attention_heads * D, kvDim = c.num_key_value_heads * D;
   const blocks = (n: number) => Math.ceil(n / 32) * 4;
   const scratchStride = Math.ceil((maxContext * 4) / 64) * 64;
+  const u = (n: number) => {
+    if (!unfused) return 0;
+    const p = heap.alloc(n);
+    heap.u8(p, n).fill(0);
+    return p;
+  };
   return {
     x: heap.alloc(B * C * 4), n: heap.alloc(B * C * 4), nq: heap.alloc(B * C), nd: heap.alloc(B * blocks(C)), ns: heap.alloc(B * blocks(C)),
     qkv: heap.alloc(B * (qDim + 2 * kvDim) * 4), att: heap.alloc(B * qDim * 4), aq: heap.alloc(B * qDim), ad: heap.alloc(B * blocks(qDim)), as: heap.alloc(B * blocks(qDim)),
@@ -399,6 +452,8 @@ function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number
     logits: withLogits ? heap.alloc(B * c.vocab_size * 4) : 0,
     g: unfused ? heap.alloc(B * F * 4) : 0, u: unfused ? heap.alloc(B * F * 4) : 0,
     idx: unfused ? heap.alloc(F * 4) : 0, parts: unfused ? heap.alloc(SPARSE_PARTS * C * 4) : 0,
+    n16: u(C * 2), tmp: u(threads * C * 4), pxq: u(C), pxd: u(blocks(C)), pxs: u(blocks(C)),
+    pr: u(maxRank * 4), prq: u(maxRank), prd: u(blocks(maxRank)), prs: u(blocks(maxRank)), score: u(F * 4),
   };
 }
 
@@ -473,56 +528,6 @@ export class WasmSession implements InferenceSession {
     return result;
   }
 
-  /**
-   * Lossless sparse FFN of one decode token (F32 weights; x += ffn(n)): gate densely; then, when at
-   * most `threshold` of the neurons have gate > 0, one fused pass over their bundles (up row, glu,
-   * and the down column when h != 0); else up densely, and then, when at most `threshold` have
-   * h != 0, down over their bundles' down columns, else the dense down product. Sparse down sums go
-   * to SPARSE_PARTS partial outputs added in fixed order. Output equals the dense FFN up to
-   * summation order, and is the same for every thread count.
-   */
-  private sparseFfn(l: number, L: LayerPlan, s: Shard, kind: number): void {
-    const e = this.e;
-    const F = e.config.intermediate_size, C = e.config.hidden_size;
-    const { buf, heap } = s;
-    const m = L.mem;
-    const pool = e.pool;
-    const bundles = L.bundles!;
-    pool.run(m, 'matmul_multi', [L.descs + 160, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
-    const g = heap.f32(buf.g, F);
-    const idx = heap.i32(buf.idx, F);
-    let gateActive = 0;
-    for (let i = 0; i < F; i++) if (g[i]! > 0) idx[gateActive++] = i;
-    const limit = e.threshold * F;
-    const sparseUp = gateActive <= limit;
-    let active = 0;
-    let sparseDown: boolean;
-    if (sparseUp) {
-      heap.f32(buf.h, F).fill(0);
-      pool.run(m, 'ffn_bundle_sparse', [bundles, C, buf.n, buf.g, buf.idx, gateActive, kind, buf.h, buf.parts]);
-      s.ex.add_partials(buf.x, buf.parts, C);
-      sparseDown = true;
-      const h = heap.f32(buf.h, F);
-      for (let i = 0; i < F; i++) if (h[i] !== 0) active++;
-    } else {
-      pool.run(m, 'matmul_multi', [L.descs + 192, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
-      s.ex.glu(buf.h, buf.g, buf.u, F, kind);
-      const h = heap.f32(buf.h, F);
-      for (let i = 0; i < F; i++) if (h[i] !== 0) idx[active++] = i;
-      sparseDown = active <= limit;
-      if (sparseDown) {
-        pool.run(m, 'ffn_down_sparse', [bundles, C, buf.idx, active, buf.h, buf.parts]);
-        s.ex.add_partials(buf.x, buf.parts, C);
-      } else pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1]);
-    }
-    const st = e.ffnStats;
-    if (st) {
-      const nb = L.nb;
-      const read = F * nb.gate + (sparseUp ? gateActive : F) * nb.up + (sparseDown ? active : F) * nb.down;
-      st.record(l, active, gateActive, read, F * (nb.gate + nb.up + nb.down), sparseUp, sparseDown);
-    }
-  }
-
   /** Runs T <= batch tokens through all layers; writes the logits of the last `rows` into out at outOff. */
   private step(tokens: number[], rows: number, out: Float32Array, outOff: number): void {
     const e = this.e;
@@ -573,8 +578,17 @@ export class WasmSession implements InferenceSession {
       // feed-forward block
       ex.rmsnorm(buf.n, buf.x, L.ffnNorm, T, C, eps);
       if (quant(L.gate) || quant(L.up)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, T * C);
-      if (e.lossless && T === 1) {
-        this.sparseFfn(l, L, s, kind);
+      const down = () => {
+        if (L.down) pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+        else bundleDown(e, L, s, T);
+      };
+      const denseFfn = () => {
+        pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
+          buf.h, buf.hq, buf.hd, buf.hs, L.down && quant(L.down) ? 1 : 0]);
+        down();
+      };
+      if (e.sparse !== 'off' && T === 1) {
+        sparseFfnStep(e, l, L, s, kind, denseFfn);
       } else if (e.ffnStats) {
         // telemetry needs the gate: gate and up (adjacent descriptors, one dispatch), then glu, then down
         pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);
@@ -584,13 +598,9 @@ export class WasmSession implements InferenceSession {
           const g = s.heap.f32(buf.g, T * F), h = s.heap.f32(buf.h, T * F);
           for (let t = 0; t < T; t++) recordDenseToken(st, l, g, h, t * F, F, L.nb);
         }
-        if (quant(L.down)) quantize(s, m, buf.h, buf.hq, buf.hd, buf.hs, T * F);
-        pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
-      } else {
-        pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
-          buf.h, buf.hq, buf.hd, buf.hs, quant(L.down) ? 1 : 0]);
-        pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
-      }
+        if (L.down && quant(L.down)) quantize(s, m, buf.h, buf.hq, buf.hd, buf.hs, T * F);
+        down();
+      } else denseFfn();
     }
     this.pos += T;
     if (rows === 0) return;

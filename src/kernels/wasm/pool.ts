@@ -5,7 +5,7 @@ import type { WasmExports, WasmModule } from './module.js';
 import { waitAsync, type WasmMemory } from './wasm-api.js';
 
 /** Kernels that split their work by (ith, nth) and may run on every thread. */
-export const PARALLEL_KERNELS = ['matmul_multi', 'ffn_gate_up', 'attention', 'quantize_q8', 'stream_read', 'ffn_bundle_sparse', 'ffn_down_sparse'] as const;
+export const PARALLEL_KERNELS = ['matmul_multi', 'ffn_gate_up', 'attention', 'quantize_q8', 'stream_read', 'ffn_bundles'] as const;
 export type ParallelKernel = (typeof PARALLEL_KERNELS)[number];
 
 // Control block (Int32 slots of a SharedArrayBuffer), then float64 arguments.

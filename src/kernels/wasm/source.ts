@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { FormatError } from '../../errors.js';
-import { openGguf, readTensor } from '../../formats/gguf/index.js';
+import { openGguf, POWERINFER, readTensor } from '../../formats/gguf/index.js';
+import type { GGUFKV } from '../../formats/gguf/types.js';
 import type { GGMLType, Tensor } from '../../formats/quant/types.js';
 import { loadModel } from '../../model/load.js';
 import type { ModelConfig } from '../../model/config.js';
@@ -23,6 +24,8 @@ export interface TensorSource {
   modelId: string;
   config: ModelConfig;
   tokenizer: Tokenizer | null;
+  /** PowerInfer's predictor threshold `powerinfer.sparse_threshold`, when the file has one. */
+  sparseThreshold?: number;
   info(name: string): TensorInfo | undefined;
   /** The whole tensor (used for small 1-D weights). */
   read(name: string): Tensor;
@@ -39,6 +42,7 @@ export function sourceFromModel(model: LoadedModel): TensorSource {
     modelId: modelIdOf(model.path),
     config: model.config,
     tokenizer: model.tokenizer,
+    sparseThreshold: thresholdOf(model.gguf?.metadata),
     info: (name) => model.tensors.get(name),
     read: (name) => model.tensors.get(name)!,
     readRows: (name, r0, n, dst) => {
@@ -64,6 +68,7 @@ export function sourceFromGguf(path: string, options: { tokenizer?: string } = {
     modelId: modelIdOf(path),
     config: header.config,
     tokenizer: header.tokenizer,
+    sparseThreshold: thresholdOf(f.metadata),
     info: (name) => infos.get(name),
     read: (name) => readTensor(f, infos.get(name)!),
     readRows: (name, r0, n, dst) => {
@@ -94,4 +99,10 @@ function modelIdOf(path: string): string {
   } catch {
     return path;
   }
+}
+
+/** `powerinfer.sparse_threshold` (f32) from GGUF metadata, if present and numeric. */
+function thresholdOf(meta: Map<string, GGUFKV> | undefined): number | undefined {
+  const v = meta?.get(POWERINFER.SPARSE_THRESHOLD)?.value;
+  return typeof v === 'number' ? v : undefined;
 }

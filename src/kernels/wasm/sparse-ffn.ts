@@ -1,0 +1,185 @@
+import { quantize } from '../../formats/quant/index.js';
+import { GGMLType } from '../../formats/quant/types.js';
+import { Rng } from '../../rng.js';
+import { PackedType } from './layout.js';
+import type { LayerPlan, Shard, WasmEngine } from './engine.js';
+import type { TensorInfo } from './source.js';
+
+/**
+ * Decode-step sparse FFN of the WASM engine (one token, T = 1) over a layer's neuron bundles
+ * (bundles.ts, assembly/sparse.ts `ffn_bundles`). Modes:
+ * - lossless (ReLU-family): gate densely; if at most `crossover` x F neurons have gate > 0, one fused
+ *   pass over their bundles (up row, glu, down column when h != 0); else up densely, and if at most
+ *   `crossover` x F have h != 0, the down pass over their bundles, else the dense down product.
+ *   Equal to the dense FFN up to summation order.
+ * - predictor (PowerInfer, shared/docs/powerinfer-and-gguf.md 1.2 and 1.5): score = fc2 · relu(fc1 · x)
+ *   on the FFN input x (residual before ffn_norm); neurons with score >= threshold are computed
+ *   (gate; for ReLU-family FFNs up only when gate > 0, down only when h != 0), all others skipped.
+ *   Above `crossover` x F predicted neurons the layer runs densely for that token.
+ * Results are the same for every thread count (fixed partial outputs, assembly/sparse.ts).
+ */
+
+/** Benchmark-only sparsity: see WasmEngineOptions.synthetic. */
+export interface SyntheticSparsity {
+  /** Fraction of the F neurons drawn active per token and layer, in (0, 1]. */
+  active: number;
+  /** Rank of seeded random predictors run in predictor mode (their decision is replaced by the draw). */
+  predictorRank?: number;
+  seed?: number;
+}
+
+const MODE_GATE = 0;
+const MODE_UP = 1;
+const MODE_DOWN = 2;
+
+const quant = (t: PackedType): boolean => t !== PackedType.F32;
+
+/** A tensor that exists only as a seeded generator (synthetic predictors). */
+export interface GeneratedTensor {
+  info: TensorInfo;
+  read: (r0: number, n: number, dst: Uint8Array) => void;
+}
+
+/**
+ * Seeded random predictor weights of rank R for layer l, in the model's FFN weight type (Q8_0 / Q4_0
+ * when the rank allows, else F32), as PowerInfer stores predictors beside quantized weights:
+ * fc1 (R, C), fc2 (F, R), entries uniform in +-1/sqrt(fan_in).
+ */
+export function syntheticPredictor(l: number, C: number, F: number, R: number, ffnType: GGMLType, seed: number): { fc1: GeneratedTensor; fc2: GeneratedTensor } {
+  const type = (ffnType === GGMLType.Q8_0 || ffnType === GGMLType.Q4_0) && R % 32 === 0 && C % 32 === 0 ? ffnType : GGMLType.F32;
+  const make = (name: string, O: number, K: number, salt: number): GeneratedTensor => ({
+    info: { name, type, shape: [O, K] },
+    read: (r0, n, dst) => {
+      const rng = new Rng((seed * 1000003 + l * 7919 + salt * 104729 + r0) >>> 0);
+      const a = 1 / Math.sqrt(K);
+      const v = new Float32Array(n * K);
+      for (let i = 0; i < v.length; i++) v[i] = (rng.next() * 2 - 1) * a;
+      dst.set(type === GGMLType.F32 ? new Uint8Array(v.buffer) : quantize(v, [n, K], type).data);
+    },
+  });
+  return { fc1: make(`blk.${l}.fc1.weight`, R, C, 1), fc2: make(`blk.${l}.fc2.weight`, F, R, 2) };
+}
+
+/** Per-engine state of synthetic draws (a permutation reused across tokens). */
+const draws = new WeakMap<WasmEngine, { rng: Rng; perm: Int32Array }>();
+
+/** Writes a seeded random ascending set of round(active x F) neurons into idx; returns its size. */
+function drawActive(e: WasmEngine, idx: Int32Array, F: number): number {
+  let d = draws.get(e);
+  if (!d) {
+    d = { rng: new Rng(e.synthetic!.seed ?? 1), perm: Int32Array.from({ length: F }, (_, i) => i) };
+    draws.set(e, d);
+  }
+  const k = Math.max(1, Math.round(e.synthetic!.active * F));
+  const p = d.perm;
+  for (let j = 0; j < k; j++) {
+    const r = j + Math.floor(d.rng.next() * (F - j));
+    const t = p[j]!;
+    p[j] = p[r]!;
+    p[r] = t;
+  }
+  const chosen = p.subarray(0, k).slice().sort();
+  idx.set(chosen);
+  return k;
+}
+
+/** Runs ffn_bundles over idx[0..n) and adds the result into x (one token). */
+function runBundles(e: WasmEngine, L: LayerPlan, s: Shard, kind: number, n: number, mode: number, force: boolean, h = s.buf.h, x = s.buf.x): void {
+  const { buf } = s;
+  e.pool.run(L.mem, 'ffn_bundles', [L.bundles!.desc, buf.n, buf.nq, buf.n16, buf.nd, buf.ns, buf.idx, n, kind, mode, force ? 1 : 0, buf.g, h, buf.parts, buf.tmp]);
+  s.ex.add_partials(x, buf.parts, e.config.hidden_size);
+}
+
+/**
+ * x += ffn_down(h) for T tokens when the layer has no dense down matrix (PowerInfer files with only
+ * ffn_down_t): every neuron through the bundles' down parts, token by token.
+ */
+export function bundleDown(e: WasmEngine, L: LayerPlan, s: Shard, T: number): void {
+  const F = e.config.intermediate_size, C = e.config.hidden_size;
+  const idx = s.heap.i32(s.buf.idx, F);
+  for (let i = 0; i < F; i++) idx[i] = i;
+  for (let t = 0; t < T; t++) runBundles(e, L, s, 0, F, MODE_DOWN, false, s.buf.h + t * F * 4, s.buf.x + t * C * 4);
+}
+
+/** x += ffn(n) for one decode token in the engine's sparse mode (see the file comment). */
+export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, denseDown: () => void): void {
+  const F = e.config.intermediate_size, C = e.config.hidden_size;
+  const { buf, heap, ex } = s;
+  const m = L.mem;
+  const pool = e.pool;
+  const lay = L.bundles!.layout;
+  const limit = e.crossover * F;
+  const force = e.synthetic !== undefined;
+  const idx = heap.i32(buf.idx, F);
+  const nb = L.nb;
+  const st = e.ffnStats;
+  if (quant(lay.gateType) || quant(lay.upType)) ex.extend_i8(buf.nq, buf.n16, C);
+
+  if (e.sparse === 'predictor') {
+    const P = L.pred!;
+    const R = P.fc1.O;
+    if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, C / 32, 0, 1);
+    pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, 1]);
+    ex.relu_inplace(buf.pr, R);
+    if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, R / 32, 0, 1);
+    pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, 1]);
+    let n = 0;
+    if (force) n = drawActive(e, idx, F);
+    else {
+      const score = heap.f32(buf.score, F);
+      const thr = e.predThreshold;
+      for (let i = 0; i < F; i++) if (score[i]! >= thr) idx[n++] = i;
+    }
+    if (n > limit) {
+      // too many predicted neurons for sparse to pay: this token runs the layer densely
+      denseDown();
+      if (st) st.record(l, n, n, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false);
+      return;
+    }
+    const h = heap.f32(buf.h, F);
+    const g = heap.f32(buf.g, F);
+    for (let j = 0; j < n; j++) h[idx[j]!] = 0;
+    runBundles(e, L, s, kind, n, MODE_GATE, force);
+    if (st) {
+      let upRows = 0, active = 0;
+      for (let j = 0; j < n; j++) {
+        const i = idx[j]!;
+        if (force || kind === 0 || g[i]! > 0) upRows++;
+        if (force || h[i] !== 0) active++;
+      }
+      st.record(l, active, upRows, P.bytes + n * nb.gate + upRows * nb.up + active * nb.down, F * (nb.gate + nb.up + nb.down), true, true);
+    }
+    return;
+  }
+
+  // lossless
+  pool.run(m, 'matmul_multi', [L.descs + 160, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+  const g = heap.f32(buf.g, F);
+  let gateActive = 0;
+  if (force) gateActive = drawActive(e, idx, F);
+  else for (let i = 0; i < F; i++) if (g[i]! > 0) idx[gateActive++] = i;
+  const sparseUp = gateActive <= limit;
+  let active = 0;
+  let sparseDown: boolean;
+  if (sparseUp) {
+    runBundles(e, L, s, kind, gateActive, MODE_UP, force);
+    sparseDown = true;
+    const h = heap.f32(buf.h, F);
+    for (let j = 0; j < gateActive; j++) if (force || h[idx[j]!] !== 0) active++;
+  } else {
+    pool.run(m, 'matmul_multi', [L.descs + 192, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+    ex.glu(buf.h, buf.g, buf.u, F, kind);
+    const h = heap.f32(buf.h, F);
+    for (let i = 0; i < F; i++) if (h[i] !== 0) idx[active++] = i;
+    sparseDown = active <= limit || !L.down;
+    if (sparseDown) runBundles(e, L, s, kind, active, MODE_DOWN, force);
+    else {
+      if (quant(L.down!.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, F / 32, 0, 1);
+      pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1]);
+    }
+  }
+  if (st) {
+    const read = F * nb.gate + (sparseUp ? gateActive : F) * nb.up + (sparseDown ? active : F) * nb.down;
+    st.record(l, active, gateActive, read, F * (nb.gate + nb.up + nb.down), sparseUp, sparseDown);
+  }
+}
