@@ -4,7 +4,7 @@ export { quantize_q8, quantize_block_scalar } from './quantize';
 export { group_bytes, matmul_groups, matmul_multi } from './matmul';
 export { rmsnorm, rope, copy_rows, attention, glu, add, argmax, stream_read } from './ops';
 export { ffn_gate_up } from './ffn';
-export { ffn_bundles, add_partials, extend_i8, relu_inplace, bundle_rows, bundle_cols } from './sparse';
+export { ffn_bundles, add_partials, extend_i8, relu_inplace, bundle_rows } from './sparse';
 export { pack_q8, pack_q4, pack_f32, f16_to_f32, bf16_to_f32, unpack_row } from './pack';
 
 /** First byte after the module's static data; the JS allocator starts above it. */

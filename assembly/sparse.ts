@@ -2,30 +2,21 @@
 // shared/docs/powerinfer-and-gguf.md 1.5): per neuron i one contiguous run of bytes
 //   [ffn_gate row i | ffn_up row i | ffn_down column i]
 // so that a skipped neuron skips all of its bytes and an active one is one sequential read.
-// Byte layout (src/kernels/wasm/bundles.ts builds it at load and documents it):
-//   row parts (gate, up; down for PowerInfer ffn_down_t / float models), by type:
-//     F32   C f32
-//     Q8_0  nb f16 scales (padded to 16 bytes), then nb x 32 int8          (nb = C / 32)
-//     Q4_0  nb f16 scales (padded to 16 bytes), then nb x 16 bytes of ggml nibbles
-//   column parts (down of a model stored as ffn_down (C, F) in Q8_0 / Q4_0, kept exact):
-//     DOWN_COL_Q8  C int8 = column i of ffn_down's int8 values
-//     DOWN_COL_Q4  C/2 bytes: per 32-row chunk t, byte j = nibble(c = 32t+j) | nibble(32t+j+16) << 4
-//   their scales live in one table (F/32, C) f16: row b = the scales of ffn_down block b (neurons
-//   32b..32b+31) for every output c, so y[c] += d[c, b] * sum_{i in b} h_i q[c, i] is applied once per
-//   block run of listed neurons.
+// Byte layout (src/kernels/wasm/bundles.ts builds it at load and documents it): three row parts,
+// each in one of the encodings
+//   F32   C f32
+//   Q8_0  nb f16 scales (padded to 16 bytes), then nb x 32 int8          (nb = C / 32)
+//   Q4_0  nb f16 scales (padded to 16 bytes), then nb x 16 bytes of ggml nibbles
+// The down part is PowerInfer's ffn_down_t row (column i of ffn_down).
 // Deterministic for any thread count: the neuron list is cut into PARTS fixed parts (independent of
 // the thread count), each part accumulates into its own partial output in list order, and the
 // partials are added in part order by one thread (add_partials). No unsynchronized shared
 // accumulation (PowerInfer's AXPY race, shared/docs/powerinfer-and-gguf.md 1.5 item 5).
-import { PT_F32, PT_Q8_0, PT_Q4_0, QK, splitStart, f16x4, f16ToF32, hsum4i, hsumf, madd } from './common';
+import { PT_F32, PT_Q8_0, QK, splitStart, f16x4, f16ToF32, hsum4i, hsumf, madd } from './common';
 import { gluOne } from './ops';
 
 /** Fixed number of partial outputs (must match SPARSE_PARTS in src/kernels/wasm/bundles.ts). */
 const PARTS: i32 = 8;
-
-export const DOWN_ROW: i32 = 0;
-export const DOWN_COL_Q8: i32 = 1;
-export const DOWN_COL_Q4: i32 = 2;
 
 /** Bundle descriptor (i32 fields at desc): see src/kernels/wasm/bundles.ts `writeBundleDesc`. */
 @inline function dI(desc: usize, k: i32): i32 {
@@ -136,113 +127,70 @@ function dotQuant(type: i32, p: usize, C: i32, xq: usize, x16: usize, xd: usize,
 
 // ---- down accumulation ---------------------------------------------------------------------------
 
-/** y (C) += hv * row (C f32). */
-@inline function axpyF32(y: usize, row: usize, hv: f32, C: i32): void {
-  const hs = f32x4.splat(hv);
-  const C4 = C & ~3;
-  for (let c = 0; c < C4; c += 4) {
-    const o = <usize>c << 2;
-    v128.store(y + o, madd(hs, v128.load(row + o), v128.load(y + o)));
-  }
-  for (let c = C4; c < C; c++) {
-    const o = <usize>c << 2;
-    store<f32>(y + o, load<f32>(y + o) + hv * load<f32>(row + o));
-  }
+/** f32x4 of the 4 int8 lanes k..k+3 (k = 0, 4, 8, 12) of v. */
+@inline function lanesF32(v: v128, k: i32): v128 {
+  const w = k < 8 ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_high_i8x16_s(v);
+  return f32x4.convert_i32x4_s((k & 4) == 0 ? i32x4.extend_low_i16x8_s(w) : i32x4.extend_high_i16x8_s(w));
 }
 
-/** y (C) += hv * quantized row part (Q8_0 / Q4_0 with per-block scales along C; ffn_down_t rows). */
-function axpyQuantRow(type: i32, y: usize, p: usize, hv: f32, C: i32): void {
+/** The two i8x16 halves (elements 0..15, 16..31) of block b of a Q8_0 / Q4_0 row part, as signed int8. */
+@inline function blockHalves(type: i32, qs: usize, b: i32, hi: bool): v128 {
+  if (type == PT_Q8_0) return v128.load(qs + (<usize>b << 5) + (hi ? 16 : 0));
+  const v = v128.load(qs + (<usize>b << 4));
+  const n = hi ? i8x16.shr_u(v, 4) : v128.and(v, i8x16.splat(0x0f));
+  return i8x16.sub(n, i8x16.splat(8));
+}
+
+/**
+ * y (C) += h0 * row0 + h1 * row1 + h2 * row2 + h3 * row3 for four quantized row parts (Q8_0 / Q4_0,
+ * ffn_down_t rows) in one pass over y: per 32-value block, each row's scale times its h, the int8
+ * values converted to f32 and accumulated in the order row0, row1, row2, row3. Missing rows pass h = 0.
+ */
+function axpyQuantRows4(type: i32, y: usize, p0: usize, p1: usize, p2: usize, p3: usize, h0: f32, h1: f32, h2: f32, h3: f32, C: i32): void {
   const nb = C / QK;
-  const qs = p + scaleBytes(C);
+  const sb = scaleBytes(C);
   for (let b = 0; b < nb; b++) {
-    const s = f32x4.splat(hv * f16ToF32(load<u16>(p + (<usize>b << 1))));
-    const yb = y + (<usize>b << 7);
-    if (type == PT_Q8_0) {
-      const w = qs + (<usize>b << 5);
-      for (let k = 0; k < 2; k++) {
-        const v = v128.load(w + (<usize>k << 4));
-        const lo = i16x8.extend_low_i8x16_s(v);
-        const hi = i16x8.extend_high_i8x16_s(v);
-        const yo = yb + (<usize>k << 6);
-        v128.store(yo, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(yo)));
-        v128.store(yo + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(yo + 16)));
-        v128.store(yo + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(yo + 32)));
-        v128.store(yo + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(yo + 48)));
+    const o = <usize>b << 1;
+    const s0 = f32x4.splat(h0 * f16ToF32(load<u16>(p0 + o)));
+    const s1 = f32x4.splat(h1 * f16ToF32(load<u16>(p1 + o)));
+    const s2 = f32x4.splat(h2 * f16ToF32(load<u16>(p2 + o)));
+    const s3 = f32x4.splat(h3 * f16ToF32(load<u16>(p3 + o)));
+    for (let half = 0; half < 2; half++) {
+      const hi = half == 1;
+      const v0 = blockHalves(type, p0 + sb, b, hi);
+      const v1 = blockHalves(type, p1 + sb, b, hi);
+      const v2 = blockHalves(type, p2 + sb, b, hi);
+      const v3 = blockHalves(type, p3 + sb, b, hi);
+      const yb = y + (<usize>b << 7) + (hi ? 64 : 0);
+      for (let k = 0; k < 16; k += 4) {
+        const yo = yb + (<usize>k << 2);
+        let acc = v128.load(yo);
+        acc = madd(s0, lanesF32(v0, k), acc);
+        acc = madd(s1, lanesF32(v1, k), acc);
+        acc = madd(s2, lanesF32(v2, k), acc);
+        acc = madd(s3, lanesF32(v3, k), acc);
+        v128.store(yo, acc);
       }
-    } else {
-      const v = v128.load(qs + (<usize>b << 4));
-      const eight = i8x16.splat(8);
-      const lo = i8x16.sub(v128.and(v, i8x16.splat(0x0f)), eight); // elements 0..15
-      const hi = i8x16.sub(i8x16.shr_u(v, 4), eight); // elements 16..31
-      const l16 = i16x8.extend_low_i8x16_s(lo), l16h = i16x8.extend_high_i8x16_s(lo);
-      const h16 = i16x8.extend_low_i8x16_s(hi), h16h = i16x8.extend_high_i8x16_s(hi);
-      v128.store(yb, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l16)), v128.load(yb)));
-      v128.store(yb + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l16)), v128.load(yb + 16)));
-      v128.store(yb + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l16h)), v128.load(yb + 32)));
-      v128.store(yb + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l16h)), v128.load(yb + 48)));
-      v128.store(yb + 64, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h16)), v128.load(yb + 64)));
-      v128.store(yb + 80, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h16)), v128.load(yb + 80)));
-      v128.store(yb + 96, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h16h)), v128.load(yb + 96)));
-      v128.store(yb + 112, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h16h)), v128.load(yb + 112)));
     }
   }
 }
 
-/** tmp (C) += hv * int8 column (C bytes; DOWN_COL_Q8). */
-function axpyColQ8(tmp: usize, col: usize, hv: f32, C: i32): void {
-  const s = f32x4.splat(hv);
-  const C16 = C & ~15;
-  for (let c = 0; c < C16; c += 16) {
-    const v = v128.load(col + <usize>c);
-    const lo = i16x8.extend_low_i8x16_s(v);
-    const hi = i16x8.extend_high_i8x16_s(v);
-    const yo = tmp + (<usize>c << 2);
-    v128.store(yo, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(yo)));
-    v128.store(yo + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(yo + 16)));
-    v128.store(yo + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(yo + 32)));
-    v128.store(yo + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(yo + 48)));
-  }
-  for (let c = C16; c < C; c++) {
-    const o = tmp + (<usize>c << 2);
-    store<f32>(o, load<f32>(o) + hv * <f32>load<i8>(col + <usize>c));
-  }
-}
-
-/** tmp (C) += hv * unsigned nibble column (C/2 bytes; DOWN_COL_Q4, C % 32 == 0); the -8 is applied at flush. */
-function axpyColQ4(tmp: usize, col: usize, hv: f32, C: i32): void {
-  const s = f32x4.splat(hv);
-  for (let c = 0; c < C; c += 32) {
-    const v = v128.load(col + (<usize>c >> 1));
-    const lo = v128.and(v, i8x16.splat(0x0f));
-    const hi = i8x16.shr_u(v, 4);
-    const l16 = i16x8.extend_low_i8x16_u(lo), l16h = i16x8.extend_high_i8x16_u(lo);
-    const h16 = i16x8.extend_low_i8x16_u(hi), h16h = i16x8.extend_high_i8x16_u(hi);
-    const yb = tmp + (<usize>c << 2);
-    v128.store(yb, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(l16)), v128.load(yb)));
-    v128.store(yb + 16, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(l16)), v128.load(yb + 16)));
-    v128.store(yb + 32, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(l16h)), v128.load(yb + 32)));
-    v128.store(yb + 48, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(l16h)), v128.load(yb + 48)));
-    v128.store(yb + 64, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(h16)), v128.load(yb + 64)));
-    v128.store(yb + 80, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(h16)), v128.load(yb + 80)));
-    v128.store(yb + 96, madd(s, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(h16h)), v128.load(yb + 96)));
-    v128.store(yb + 112, madd(s, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(h16h)), v128.load(yb + 112)));
-  }
-}
-
-/** y (C) += d[c] * (tmp[c] - off) with d = C f16 scales (one row of the down scale table); clears tmp. */
-function flushCol(y: usize, tmp: usize, d: usize, off: f32, C: i32): void {
-  const vo = f32x4.splat(off);
+/** y (C) += sum of h_k * row_k over four F32 row parts (missing rows pass h = 0). */
+function axpyF32Rows4(y: usize, p0: usize, p1: usize, p2: usize, p3: usize, h0: f32, h1: f32, h2: f32, h3: f32, C: i32): void {
+  const a0 = f32x4.splat(h0), a1 = f32x4.splat(h1), a2 = f32x4.splat(h2), a3 = f32x4.splat(h3);
   const C4 = C & ~3;
-  const z = f32x4.splat(0);
   for (let c = 0; c < C4; c += 4) {
     const o = <usize>c << 2;
-    v128.store(y + o, madd(f16x4(d + (<usize>c << 1)), f32x4.sub(v128.load(tmp + o), vo), v128.load(y + o)));
-    v128.store(tmp + o, z);
+    let acc = v128.load(y + o);
+    acc = madd(a0, v128.load(p0 + o), acc);
+    acc = madd(a1, v128.load(p1 + o), acc);
+    acc = madd(a2, v128.load(p2 + o), acc);
+    acc = madd(a3, v128.load(p3 + o), acc);
+    v128.store(y + o, acc);
   }
   for (let c = C4; c < C; c++) {
     const o = <usize>c << 2;
-    store<f32>(y + o, load<f32>(y + o) + f16ToF32(load<u16>(d + (<usize>c << 1))) * (load<f32>(tmp + o) - off));
-    store<f32>(tmp + o, 0);
+    store<f32>(y + o, load<f32>(y + o) + h0 * load<f32>(p0 + o) + h1 * load<f32>(p1 + o) + h2 * load<f32>(p2 + o) + h3 * load<f32>(p3 + o));
   }
 }
 
@@ -263,31 +211,30 @@ const MODE_DOWN: i32 = 2;
  * (h = 0 exactly); `force` = 1 computes every listed neuron in full (synthetic benchmarks).
  * desc: bundle descriptor; x (C) f32; xq (C) i8, x16 (C) i16, xd / xs (C/32) the same x quantized
  * (read only for quantized parts); g, h (F) f32 (h entries of listed neurons written, others left);
- * partials: PARTS x C f32 (fully written); tmp: nth x C f32 zeroed scratch (left zeroed).
+ * partials: PARTS x C f32 (fully written).
  * Parts are split over the threads; this call does share ith.
  */
 export function ffn_bundles(
   desc: usize, x: usize, xq: usize, x16: usize, xd: usize, xs: usize, idx: usize, n: i32, kind: i32, mode: i32, force: i32,
-  g: usize, h: usize, partials: usize, tmp: usize, ith: i32, nth: i32,
+  g: usize, h: usize, partials: usize, ith: i32, nth: i32,
 ): void {
   const bundles = <usize>dI(desc, 0);
   const stride = <usize>dI(desc, 1);
   const gateType = dI(desc, 2), gateOff = <usize>dI(desc, 3);
   const upType = dI(desc, 4), upOff = <usize>dI(desc, 5);
-  const downKind = dI(desc, 6), downType = dI(desc, 7), downOff = <usize>dI(desc, 8);
-  const downScales = <usize>dI(desc, 9);
-  const C = dI(desc, 10);
+  const downType = dI(desc, 6), downOff = <usize>dI(desc, 7);
+  const C = dI(desc, 8);
   const rowBytes = <usize>C << 2;
-  const col = downKind != DOWN_ROW;
   const relu = kind != 0 && force == 0;
-  const t = tmp + <usize>ith * rowBytes;
   const p0 = splitStart(PARTS, ith, nth);
   const p1 = splitStart(PARTS, ith + 1, nth);
   for (let p = p0; p < p1; p++) {
     const y = partials + <usize>p * rowBytes;
     memory.fill(y, 0, rowBytes);
-    let block = -1;
-    let hsum: f32 = 0;
+    // down rows are accumulated four at a time (one pass over y), in list order
+    let q0: usize = 0, q1: usize = 0, q2: usize = 0;
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0;
+    let pending = 0;
     const j1 = splitStart(n, p + 1, PARTS);
     for (let j = splitStart(n, p, PARTS); j < j1; j++) {
       const i = load<i32>(idx + (<usize>j << 2));
@@ -310,22 +257,23 @@ export function ffn_bundles(
         store<f32>(h + o, hv);
       }
       if (hv == 0 && force == 0) continue;
-      if (!col) {
-        if (downType == PT_F32) axpyF32(y, b + downOff, hv, C);
-        else axpyQuantRow(downType, y, b + downOff, hv, C);
-        continue;
+      const d = b + downOff;
+      if (pending == 0) { q0 = d; a0 = hv; }
+      else if (pending == 1) { q1 = d; a1 = hv; }
+      else if (pending == 2) { q2 = d; a2 = hv; }
+      else {
+        if (downType == PT_F32) axpyF32Rows4(y, q0, q1, q2, d, a0, a1, a2, hv, C);
+        else axpyQuantRows4(downType, y, q0, q1, q2, d, a0, a1, a2, hv, C);
+        pending = -1;
       }
-      const bi = i >> 5;
-      if (bi != block) {
-        if (block >= 0) flushCol(y, t, downScales + <usize>block * (<usize>C << 1), downKind == DOWN_COL_Q4 ? hsum * 8 : 0, C);
-        block = bi;
-        hsum = 0;
-      }
-      hsum += hv;
-      if (downKind == DOWN_COL_Q8) axpyColQ8(t, b + downOff, hv, C);
-      else axpyColQ4(t, b + downOff, hv, C);
+      pending++;
     }
-    if (block >= 0) flushCol(y, t, downScales + <usize>block * (<usize>C << 1), downKind == DOWN_COL_Q4 ? hsum * 8 : 0, C);
+    if (pending > 0) {
+      if (pending < 2) { q1 = q0; a1 = 0; }
+      if (pending < 3) { q2 = q0; a2 = 0; }
+      if (downType == PT_F32) axpyF32Rows4(y, q0, q1, q2, q0, a0, a1, a2, 0, C);
+      else axpyQuantRows4(downType, y, q0, q1, q2, q0, a0, a1, a2, 0, C);
+    }
   }
 }
 
@@ -383,38 +331,6 @@ export function bundle_rows(type: i32, src: usize, n: i32, C: i32, dst: usize, s
     for (let b = 0; b < nb; b++) {
       store<u16>(d + (<usize>b << 1), load<u16>(s + <usize>b * blk));
       memory.copy(d + sb + <usize>b * qb, s + <usize>b * blk + 2, qb);
-    }
-  }
-}
-
-/**
- * Scatters n ggml rows c0..c0+n of ffn_down (C, F) (Q8_0 or Q4_0 blocks along F) into the column
- * parts of the F neurons (at parts + i * stride) and the scale table (F/32, C) f16 at scales.
- */
-export function bundle_cols(type: i32, src: usize, c0: i32, n: i32, C: i32, F: i32, parts: usize, stride: usize, scales: usize): void {
-  const nb = F / QK;
-  const blk: usize = type == PT_Q8_0 ? 34 : 18;
-  for (let r = 0; r < n; r++) {
-    const c = c0 + r;
-    const s = src + <usize>r * <usize>nb * blk;
-    for (let b = 0; b < nb; b++) {
-      const bs = s + <usize>b * blk;
-      store<u16>(scales + ((<usize>b * <usize>C + <usize>c) << 1), load<u16>(bs));
-      for (let k = 0; k < QK; k++) {
-        const i = b * QK + k;
-        const part = parts + <usize>i * stride;
-        if (type == PT_Q8_0) {
-          store<i8>(part + <usize>c, load<i8>(bs + 2 + <usize>k));
-        } else {
-          // ggml Q4_0: byte j holds element j (low nibble) and j + 16 (high nibble)
-          const byte = load<u8>(bs + 2 + <usize>(k & 15));
-          const nib: u32 = k < 16 ? byte & 15 : byte >> 4;
-          const t = c >> 5, jj = c & 31;
-          const pb = part + <usize>(t * 16 + (jj & 15));
-          const cur: u32 = load<u8>(pb);
-          store<u8>(pb, <u8>(jj < 16 ? (cur & 0xf0) | nib : (cur & 0x0f) | (nib << 4)));
-        }
-      }
     }
   }
 }

@@ -30,6 +30,15 @@ export interface BenchOptions {
   /** The machine's read bandwidth in bytes/s; measured with a wasm streaming read when absent. */
   readBandwidth?: number;
   seed: number;
+  /**
+   * Sparse FFN mode measured beside relufy dense (the same loaded engine, switched per run):
+   * 'lossless' or 'predictor' (PowerInfer predictors from the file, or synthetic ones with `active`).
+   */
+  sparse?: 'off' | 'lossless' | 'predictor';
+  /** Synthetic active fraction per token and layer (seeded random sets, computed in full); marks results synthetic. */
+  active?: number;
+  /** Rank of the synthetic predictors in predictor mode with `active` (default 1024, close to published Bamboo files). */
+  predictorRank?: number;
 }
 
 /** tokens/s over the repetitions. */
@@ -43,7 +52,10 @@ export interface BenchStat {
 export interface BenchRow {
   /** 'pp128', 'tg32' (llama-bench naming). */
   test: string;
+  /** 'relufy' (dense), 'relufy lossless' / 'relufy predictor' (sparse decode), 'llama.cpp'. */
   engine: string;
+  /** tg only: weight bytes one decode step reads on this engine (sparse: incl. predictors). */
+  bytesPerToken: number | null;
   tokensPerSecond: BenchStat;
   /** tg only: weight bytes per token x median tokens/s, bytes/s. */
   weightBandwidth: number | null;
@@ -63,8 +75,10 @@ export interface BenchResult {
   readBandwidth: number;
   readBandwidthSource: string;
   rows: BenchRow[];
-  /** relufy / peer per test: ratio of medians, and per interleaved run. */
-  ratios: { test: string; median: number; runs: number[] }[];
+  /** Per test: 'A/B' ratios of medians (relufy/llama.cpp, relufy predictor/relufy, ...), and per interleaved run. */
+  ratios: { name: string; test: string; median: number; runs: number[] }[];
+  /** The sparse setting measured, if any (`synthetic` when the active sets were drawn at random). */
+  sparse: { mode: string; active: number | null; predictorRank: number | null; synthetic: boolean } | null;
   machine: { cpus: number; model: string; totalBytes: number };
 }
 
@@ -98,10 +112,11 @@ interface Runner {
   tg(first: number, n: number): Promise<number>;
 }
 
-function relufyRunner(engine: Engine): Runner {
+function relufyRunner(engine: Engine, name = 'relufy', before: () => void = () => {}): Runner {
   return {
-    name: 'relufy',
+    name,
     async pp(tokens) {
+      before();
       const s = engine.createSession({ capacity: tokens.length });
       const t0 = performance.now();
       s.forward(tokens);
@@ -110,6 +125,7 @@ function relufyRunner(engine: Engine): Runner {
       return dt;
     },
     async tg(first, n) {
+      before();
       const s = engine.createSession({ capacity: n });
       const t0 = performance.now();
       let logits = s.forward([first]);
@@ -137,6 +153,12 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
   }
   if (!path) throw new UsageError('model', 'give a GGUF file or --synthetic SHAPE');
   if (o.nPrompt === 0 && o.nGen === 0) throw new UsageError('--n-prompt/--n-gen', 'nothing to measure');
+  const sparse = o.sparse ?? 'off';
+  if (o.active !== undefined && sparse === 'off') throw new UsageError('--active', 'needs --sparse lossless or predictor');
+  if (o.predictorRank !== undefined && (sparse !== 'predictor' || o.active === undefined))
+    throw new UsageError('--predictor-rank', 'synthetic predictors need --sparse predictor and --active');
+  if (sparse !== 'off' && o.backend !== 'wasm') throw new UsageError('--sparse', 'sparse benchmarks run on the wasm backend');
+  const predictorRank = sparse === 'predictor' && o.active !== undefined ? o.predictorRank ?? 1024 : undefined;
 
   const sizes = decodeBytes(path);
   let readBandwidth = o.readBandwidth ?? 0;
@@ -153,7 +175,10 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
   let engine: Engine;
   let wasm: WasmEngine | null = null;
   if (o.backend === 'wasm') {
-    wasm = await loadWasmEngine(path, { threads: o.threads, variant: o.variant, maxContext: ctx });
+    wasm = await loadWasmEngine(path, {
+      threads: o.threads, variant: o.variant, maxContext: ctx, sparse,
+      synthetic: o.active === undefined ? undefined : { active: o.active, predictorRank, seed: o.seed },
+    });
     engine = wasm;
   } else {
     const { loadEngine } = await import('../model/engine.js');
@@ -166,7 +191,12 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
       log('loading llama.cpp (node-llama-cpp)...');
       peer = await llamaCppPeer(path, o.threads, ctx + 16);
     }
-    const runners: Runner[] = [relufyRunner(engine), ...(peer ? [peer] : [])];
+    const w = wasm;
+    const sparseName = `relufy ${sparse}`;
+    const runners: Runner[] = w && sparse !== 'off'
+      ? [relufyRunner(engine, 'relufy', () => w.setSparse('off')), relufyRunner(engine, sparseName, () => w.setSparse(sparse)), ...(peer ? [peer] : [])]
+      : [relufyRunner(engine), ...(peer ? [peer] : [])];
+    const tokenBytes = (name: string) => (w && name === sparseName && o.active !== undefined ? w.syntheticBytesPerToken() : name === sparseName ? null : sizes.perToken);
     const V = engine.config.vocab_size;
     let seed = o.seed >>> 0 || 1;
     const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0), seed);
@@ -198,13 +228,19 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
     for (const t of tests) {
       for (const r of runners) {
         const st = stat(runs.get(`${t.test}\u0000${r.name}`)!);
-        const bw = t.test.startsWith('tg') ? sizes.perToken * st.median : null;
-        rows.push({ test: t.test, engine: r.name, tokensPerSecond: st, weightBandwidth: bw, fractionOfReadBandwidth: bw === null ? null : bw / readBandwidth });
+        const tb = t.test.startsWith('tg') ? tokenBytes(r.name) : null;
+        const bw = tb === null ? null : tb * st.median;
+        rows.push({ test: t.test, engine: r.name, bytesPerToken: tb, tokensPerSecond: st, weightBandwidth: bw, fractionOfReadBandwidth: bw === null ? null : bw / readBandwidth });
       }
-      if (peer) {
-        const a = runs.get(`${t.test}\u0000relufy`)!;
-        const b = runs.get(`${t.test}\u0000${peer.name}`)!;
-        ratios.push({ test: t.test, median: stat(a).median / stat(b).median, runs: a.map((x, i) => x / b[i]!) });
+      const ratio = (a: string, b: string) => {
+        const x = runs.get(`${t.test}\u0000${a}`)!;
+        const y = runs.get(`${t.test}\u0000${b}`)!;
+        ratios.push({ name: `${a}/${b}`, test: t.test, median: stat(x).median / stat(y).median, runs: x.map((v, i) => v / y[i]!) });
+      };
+      if (peer) ratio('relufy', peer.name);
+      if (sparse !== 'off' && t.test.startsWith('tg')) {
+        if (peer) ratio(sparseName, peer.name);
+        ratio(sparseName, 'relufy');
       }
     }
     return {
@@ -219,6 +255,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
       readBandwidthSource,
       rows,
       ratios,
+      sparse: sparse === 'off' ? null : { mode: sparse, active: o.active ?? null, predictorRank: predictorRank ?? null, synthetic: o.active !== undefined },
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', totalBytes: totalmem() },
     };
   } finally {
@@ -235,10 +272,15 @@ export function formatBench(r: BenchResult): string {
   lines.push(`model:   ${basename(r.model)} (${(r.fileBytes / 2 ** 30).toFixed(2)} GiB, ${gb(r.bytesPerToken)} GB of weights read per token)`);
   lines.push(`engine:  relufy ${r.backend}${r.wasm ? ` (${r.wasm.variant}, ${r.wasm.memories} wasm memor${r.wasm.memories === 1 ? 'y' : 'ies'})` : ''}, ${r.threads} thread(s), loaded in ${r.loadSeconds.toFixed(1)} s`);
   lines.push(`machine: ${r.machine.cpus} x ${r.machine.model}, ${(r.machine.totalBytes / 2 ** 30).toFixed(0)} GiB; read bandwidth ${gb(r.readBandwidth)} GB/s (${r.readBandwidthSource})`);
+  if (r.sparse) {
+    lines.push(`sparse:  ${r.sparse.mode}${r.sparse.synthetic ? ` — SYNTHETIC active sets: ${(r.sparse.active! * 100).toFixed(1)}% of FFN neurons per token and layer, seeded random, computed in full` : ''}` +
+      `${r.sparse.predictorRank !== null ? `; synthetic predictors of rank ${r.sparse.predictorRank} (their cost included)` : ''}`);
+  }
   lines.push('');
-  const head = ['test', 'engine', 't/s median', 'min', 'max', 'weight GB/s', '% of read bw'];
+  const head = ['test', 'engine', 't/s median', 'min', 'max', 'MB/token', 'weight GB/s', '% of read bw'];
   const body = r.rows.map((x) => [
     x.test, x.engine, x.tokensPerSecond.median.toFixed(2), x.tokensPerSecond.min.toFixed(2), x.tokensPerSecond.max.toFixed(2),
+    x.bytesPerToken === null ? '-' : (x.bytesPerToken / 1e6).toFixed(1),
     x.weightBandwidth === null ? '-' : gb(x.weightBandwidth), x.fractionOfReadBandwidth === null ? '-' : `${(x.fractionOfReadBandwidth * 100).toFixed(0)}%`,
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -247,7 +289,7 @@ export function formatBench(r: BenchResult): string {
   lines.push('|' + w.map((n, i) => (i < 2 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|');
   for (const b of body) lines.push(fmt(b));
   for (const q of r.ratios) {
-    lines.push(`relufy/llama.cpp ${q.test}: ${q.median.toFixed(2)} (per interleaved run: ${q.runs.map((x) => x.toFixed(2)).join(', ')})`);
+    lines.push(`${q.name} ${q.test}: ${q.median.toFixed(2)} (per interleaved run: ${q.runs.map((x) => x.toFixed(2)).join(', ')})`);
   }
   return lines.join('\n');
 }

@@ -32,6 +32,9 @@ export function register(program: Command): void {
       choiceOption('--variant', ['auto', 'simd', 'relaxed', 'relaxed-flag'] as const), 'auto')
     .option('--read-bw <GB/s>', 'machine read bandwidth for the % column (default: measured)', floatOption('--read-bw', 0.001))
     .option('--seed <n>', 'seed of the synthetic weights and prompt tokens', intOption('--seed', 0), 1)
+    .option('--sparse <mode>', 'also measure sparse decode beside dense on the same load: lossless or predictor', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
+    .option('--active <fraction>', 'synthetic sparsity: seeded random active set of this fraction of FFN neurons per token and layer, computed in full', floatOption('--active', 1e-6, 1))
+    .option('--predictor-rank <n>', 'rank of the synthetic predictors with --sparse predictor --active (default 1024)', intOption('--predictor-rank', 1, 1 << 20))
     .option('--json', 'print JSON')
     .action(async (model: string | undefined, f: BenchFlags) => {
       const log = f.json ? () => {} : (s: string) => process.stderr.write(s + '\n');

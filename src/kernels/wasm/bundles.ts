@@ -1,4 +1,5 @@
 import { RelufyError } from '../../errors.js';
+import { quantize } from '../../formats/quant/index.js';
 import { GGMLType, type Tensor } from '../../formats/quant/types.js';
 import { dequantizeRows } from '../ref/dequant.js';
 import type { WasmHeap } from './heap.js';
@@ -9,28 +10,18 @@ import type { TensorInfo } from './source.js';
 
 /**
  * Neuron bundles: the FFN of one layer stored neuron-major for sparse execution (PowerInfer's
- * layout idea, shared/docs/powerinfer-and-gguf.md 1.4-1.5): neuron i is one contiguous run of
- * `stride` bytes [ffn_gate row i | ffn_up row i | ffn_down column i], each part 16-byte aligned, so
- * a skipped neuron costs no bytes and an active one is one sequential read. assembly/sparse.ts
- * `ffn_bundles` runs it.
- *
- * Row parts (gate, up; down of `ffn_down_t` files and float models) keep the file's encoding:
+ * layout, shared/docs/powerinfer-and-gguf.md 1.4-1.5): neuron i is one contiguous run of `stride`
+ * bytes [ffn_gate row i | ffn_up row i | ffn_down column i], each part 16-byte aligned, so a skipped
+ * neuron costs no bytes and an active one is one sequential read. assembly/sparse.ts `ffn_bundles`
+ * runs it. Each part is a row of C values in one encoding:
  *   F32   C float32 (F16 / BF16 / K-quants converted exactly to float32)
  *   Q8_0  the row's C/32 f16 scales (padded to 16 bytes), then its C int8 values
  *   Q4_0  the row's C/32 f16 scales (padded), then C/2 bytes of ggml nibbles
- * Column parts (down of models stored as `ffn_down` (C, F) in Q8_0 / Q4_0) keep the exact values:
- *   COL_Q8  C int8 = column i of ffn_down's quant values
- *   COL_Q4  C/2 bytes; per 32-row chunk t, byte j = nibble(32t + j) | nibble(32t + j + 16) << 4
- * with the scales in one table (F/32, C) f16 (row b = scales of ffn_down block b for every output),
- * applied once per run of listed neurons of the same block. So sparse execution reads exactly the
- * file's values: no second quantization.
+ * gate and up rows keep the file's values. The down part is PowerInfer's `ffn_down_t` row: taken as
+ * stored from PowerInfer files; for files with `ffn_down` (C, F) in Q8_0 / Q4_0 it is transposed and
+ * re-quantized to the same type along C at load, as PowerInfer's converter does (so sparse down
+ * products differ from dense ones by that second rounding); float `ffn_down` is transposed exactly.
  */
-export enum DownKind {
-  ROW = 0,
-  COL_Q8 = 1,
-  COL_Q4 = 2,
-}
-
 /** Partial outputs of the sparse down pass (assembly/sparse.ts PARTS): fixed, so results do not depend on the thread count. */
 export const SPARSE_PARTS = 8;
 
@@ -40,17 +31,13 @@ export interface BundleLayout {
   F: number;
   gateType: PackedType;
   upType: PackedType;
-  downKind: DownKind;
-  /** Encoding of a ROW down part. */
   downType: PackedType;
   gateOff: number;
   upOff: number;
   downOff: number;
   /** Bytes per neuron. */
   stride: number;
-  /** Bytes of the (F/32, C) f16 down scale table (column kinds), else 0. */
-  scaleBytes: number;
-  /** Bytes each part streams per neuron: gate, up, down (down incl. its share of the scale table). */
+  /** Bytes each part streams per neuron. */
   partBytes: { gate: number; up: number; down: number };
 }
 
@@ -70,32 +57,26 @@ function rowType(t: GGMLType, C: number): PackedType {
 }
 
 /**
- * Plans a layer's bundles from its tensors: `down` is `blk.N.ffn_down.weight` (C, F) or, when
- * `transposed`, PowerInfer's `blk.N.ffn_down_t.weight` (F, C).
+ * Plans a layer's bundles from its tensors: `down` is `blk.N.ffn_down.weight` (C, F) or PowerInfer's
+ * `blk.N.ffn_down_t.weight` (F, C) (whichever the file has; the down part takes its type).
  */
-export function planBundles(C: number, F: number, gate: TensorInfo, up: TensorInfo, down: TensorInfo, transposed: boolean): BundleLayout {
+export function planBundles(C: number, F: number, gate: TensorInfo, up: TensorInfo, down: TensorInfo): BundleLayout {
   const gateType = rowType(gate.type, C);
   const upType = rowType(up.type, C);
-  let downKind = DownKind.ROW;
-  let downType = PackedType.F32;
-  if (transposed) downType = rowType(down.type, C);
-  else if (down.type === GGMLType.Q8_0 && F % 32 === 0) downKind = DownKind.COL_Q8;
-  else if (down.type === GGMLType.Q4_0 && F % 32 === 0 && C % 32 === 0) downKind = DownKind.COL_Q4;
+  const downType = rowType(down.type, C);
   const gateOff = 0;
   const upOff = a16(rowPartBytes(gateType, C));
   const downOff = upOff + a16(rowPartBytes(upType, C));
-  const downBytes = downKind === DownKind.ROW ? rowPartBytes(downType, C) : downKind === DownKind.COL_Q8 ? C : C / 2;
-  const stride = downOff + a16(downBytes);
-  const scaleBytes = downKind === DownKind.ROW ? 0 : (F / 32) * C * 2;
+  const stride = downOff + a16(rowPartBytes(downType, C));
   return {
-    C, F, gateType, upType, downKind, downType, gateOff, upOff, downOff, stride, scaleBytes,
-    partBytes: { gate: rowPartBytes(gateType, C), up: rowPartBytes(upType, C), down: downBytes + (downKind === DownKind.ROW ? 0 : (C * 2) / 32) },
+    C, F, gateType, upType, downType, gateOff, upOff, downOff, stride,
+    partBytes: { gate: rowPartBytes(gateType, C), up: rowPartBytes(upType, C), down: rowPartBytes(downType, C) },
   };
 }
 
-/** Total bytes of a layer's bundles (+ scale table + descriptor). */
+/** Total bytes of a layer's bundles (+ descriptor). */
 export function bundleBytes(l: BundleLayout): number {
-  return l.F * l.stride + l.scaleBytes + 64 + 64;
+  return l.F * l.stride + 64 + 64;
 }
 
 /** Reads tensors for bundle building (the engine's TensorSource). */
@@ -105,25 +86,34 @@ export interface BundleSource {
   readRows(name: string, r0: number, n: number, dst: Uint8Array): void;
 }
 
-/** A built layer: bundles, scale table and the 12-i32 descriptor `ffn_bundles` reads. */
+/** A built layer: bundles and the 10-i32 descriptor `ffn_bundles` reads. */
 export interface LayerBundles {
   layout: BundleLayout;
   ptr: number;
-  scales: number;
   desc: number;
 }
 
 /**
  * Allocates and fills a layer's bundles in `heap` from the source tensors (`prefix` = 'blk.N.').
- * Quantized parts are copied byte for byte (assembly `bundle_rows` / `bundle_cols`); float parts
- * are dequantized with the reference dequantizer.
- * @throws RelufyError when the memory is full.
+ * Quantized rows are copied byte for byte (assembly `bundle_rows`); float rows are dequantized with
+ * the reference dequantizer; a quantized `ffn_down` is transposed and re-quantized (ggml's rounding).
+ * @throws RelufyError when the memory is full or the down projection is missing.
  */
 export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, src: BundleSource, prefix: string, layout: BundleLayout): LayerBundles {
   const { C, F, stride } = layout;
   const ptr = heap.alloc(F * stride);
   heap.u8(ptr, F * stride).fill(0);
-  const scales = layout.scaleBytes ? heap.alloc(layout.scaleBytes) : 0;
+  // rows r0..r0+n of a part from float values (n x C)
+  const putFloatRows = (type: PackedType, off: number, r0: number, n: number, rows: Float32Array) => {
+    if (type === PackedType.F32) {
+      for (let r = 0; r < n; r++) heap.f32(ptr + (r0 + r) * stride + off, C).set(rows.subarray(r * C, (r + 1) * C));
+      return;
+    }
+    const q = quantize(rows, [n, C], type === PackedType.Q8_0 ? GGMLType.Q8_0 : GGMLType.Q4_0).data;
+    if (q.byteLength > staging.bytes) throw new RelufyError(`${prefix}: staging area too small for ${n} rows`);
+    heap.u8(staging.ptr, q.byteLength).set(q);
+    ex.bundle_rows(type, staging.ptr, n, C, ptr + r0 * stride + off, stride);
+  };
   const rowPart = (name: string, type: PackedType, off: number) => {
     const info = src.info(name)!;
     if (type === PackedType.F32) {
@@ -131,8 +121,7 @@ export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, 
       const step = Math.max(1, Math.floor((1 << 22) / (C * 4)));
       for (let r0 = 0; r0 < F; r0 += step) {
         const n = Math.min(step, F - r0);
-        const rows = dequantizeRows(t, r0, n);
-        for (let r = 0; r < n; r++) heap.f32(ptr + (r0 + r) * stride + off, C).set(rows.subarray(r * C, (r + 1) * C));
+        putFloatRows(type, off, r0, n, dequantizeRows(t, r0, n));
       }
       return;
     }
@@ -148,40 +137,33 @@ export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, 
   rowPart(prefix + 'ffn_up.weight', layout.upType, layout.upOff);
   const downT = prefix + 'ffn_down_t.weight';
   const down = prefix + 'ffn_down.weight';
-  if (layout.downKind !== DownKind.ROW) {
-    const type = layout.downKind === DownKind.COL_Q8 ? PackedType.Q8_0 : PackedType.Q4_0;
-    const rb = (F / 32) * (type === PackedType.Q8_0 ? 34 : 18);
-    const step = Math.max(1, Math.floor(staging.bytes / rb));
-    for (let c0 = 0; c0 < C; c0 += step) {
-      const n = Math.min(step, C - c0);
-      src.readRows(down, c0, n, heap.u8(staging.ptr, n * rb));
-      ex.bundle_cols(type, staging.ptr, c0, n, C, F, ptr + layout.downOff, stride, scales);
-    }
-  } else if (src.info(down)) {
-    // (C, F) float: transpose into rows
-    const t = src.read(down);
-    const d = dequantizeRows(t, 0, C);
-    const row = new Float32Array(C);
-    for (let i = 0; i < F; i++) {
-      for (let c = 0; c < C; c++) row[c] = d[c * F + i]!;
-      heap.f32(ptr + i * stride + layout.downOff, C).set(row);
+  if (src.info(down)) {
+    // (C, F): transpose into neuron rows (F, C), in slabs of neurons
+    const d = dequantizeRows(src.read(down), 0, C);
+    const slab = Math.max(1, Math.min(F, Math.floor(staging.bytes / (C * 1.25)), 256));
+    for (let i0 = 0; i0 < F; i0 += slab) {
+      const n = Math.min(slab, F - i0);
+      const rows = new Float32Array(n * C);
+      for (let c = 0; c < C; c++) {
+        const o = c * F + i0;
+        for (let r = 0; r < n; r++) rows[r * C + c] = d[o + r]!;
+      }
+      putFloatRows(layout.downType, layout.downOff, i0, n, rows);
     }
   } else if (src.info(downT)) {
     rowPart(downT, layout.downType, layout.downOff);
   } else throw new RelufyError(`${prefix}ffn_down.weight is missing`);
   const desc = heap.alloc(64);
-  const d = heap.i32(desc, 12);
-  d[0] = ptr | 0;
-  d[1] = stride;
-  d[2] = layout.gateType;
-  d[3] = layout.gateOff;
-  d[4] = layout.upType;
-  d[5] = layout.upOff;
-  d[6] = layout.downKind;
-  d[7] = layout.downType;
-  d[8] = layout.downOff;
-  d[9] = scales | 0;
-  d[10] = C;
-  d[11] = F;
-  return { layout, ptr, scales, desc };
+  const dd = heap.i32(desc, 10);
+  dd[0] = ptr | 0;
+  dd[1] = stride;
+  dd[2] = layout.gateType;
+  dd[3] = layout.gateOff;
+  dd[4] = layout.upType;
+  dd[5] = layout.upOff;
+  dd[6] = layout.downType;
+  dd[7] = layout.downOff;
+  dd[8] = C;
+  dd[9] = F;
+  return { layout, ptr, desc };
 }

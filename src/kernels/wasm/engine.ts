@@ -83,8 +83,8 @@ interface Buffers {
   logits: number;
   /** Unfused FFN (stats or sparse): gate (B, F), up (B, F), neuron list (F i32), SPARSE_PARTS partial outputs (C); 0 otherwise. */
   g: number; u: number; idx: number; parts: number;
-  /** Sparse: FFN input as int16 (C), per-thread column scratch (threads x C f32), predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
-  n16: number; tmp: number; pxq: number; pxd: number; pxs: number; pr: number; prq: number; prd: number; prs: number; score: number;
+  /** Sparse: FFN input as int16 (C), predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
+  n16: number; pxq: number; pxd: number; pxs: number; pr: number; prq: number; prd: number; prs: number; score: number;
 }
 
 /** @internal */
@@ -183,8 +183,8 @@ export class WasmEngine implements Engine {
   readonly maxContext: number;
   /** Per-layer FFN telemetry, when created with `stats: true`. */
   readonly ffnStats?: FfnStats;
-  /** FFN execution mode of decode steps. */
-  readonly sparse: 'off' | 'lossless' | 'predictor';
+  /** FFN execution mode of decode steps (see setSparse). */
+  sparse: 'off' | 'lossless' | 'predictor';
   /** @internal */ readonly crossover: number;
   /** Predictor score threshold in use (predictor mode). */
   readonly predThreshold: number;
@@ -251,8 +251,7 @@ export class WasmEngine implements Engine {
     const layerNames = (l: number) => ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', ...(hasDown[l] ? ['ffn_down'] : [])].map((n) => `blk.${l}.${n}.weight`);
     const bundled = sparseMode !== 'off' || hasDown.some((h) => !h);
     const layouts = Array.from({ length: L }, (_, l) => bundled
-      ? planBundles(C, F, need(`blk.${l}.ffn_gate.weight`), need(`blk.${l}.ffn_up.weight`),
-        need(`blk.${l}.ffn_down${hasDown[l] ? '' : '_t'}.weight`), !hasDown[l])
+      ? planBundles(C, F, need(`blk.${l}.ffn_gate.weight`), need(`blk.${l}.ffn_up.weight`), need(`blk.${l}.ffn_down${hasDown[l] ? '' : '_t'}.weight`))
       : undefined);
     // Predictors: from the file (blk.N.fc1/fc2), or synthetic ones of a given rank (benchmarks).
     const predictorMode = sparseMode === 'predictor';
@@ -355,7 +354,7 @@ export class WasmEngine implements Engine {
     const matrices = layers.flatMap((L) => [L.q, L.k, L.v, L.o, L.gate, L.up, ...(L.down ? [L.down] : [])]);
     const matrixTypes: Record<string, number> = {};
     for (const m of matrices) matrixTypes[PackedType[m.type]] = (matrixTypes[PackedType[m.type]] ?? 0) + 1;
-    const extraBytes = layers.reduce((a, L) => a + (L.bundles ? L.bundles.layout.F * L.bundles.layout.stride + L.bundles.layout.scaleBytes : 0) + (L.pred ? L.pred.bytes : 0), 0);
+    const extraBytes = layers.reduce((a, L) => a + (L.bundles ? L.bundles.layout.F * L.bundles.layout.stride : 0) + (L.pred ? L.pred.bytes : 0), 0);
     const weightBytes = matrices.reduce((a, m) => a + m.bytes, 0) + embd.bytes + (outMat === embd ? 0 : outMat.bytes) + extraBytes;
     const info: WasmEngineInfo = {
       variant: mod.variant,
@@ -397,6 +396,42 @@ export class WasmEngine implements Engine {
     return new WasmSession(this, capacity);
   }
 
+  /**
+   * Switches the FFN mode of later decode steps between 'off' and the mode the engine was loaded
+   * with (its bundles and predictors stay in memory), so benchmarks compare both on one load.
+   * @throws UsageError for a mode the engine was not loaded for.
+   */
+  setSparse(mode: 'off' | 'lossless' | 'predictor'): void {
+    if (mode === 'off') {
+      this.sparse = mode;
+      return;
+    }
+    const L = this.layers;
+    const ok = mode === 'lossless' ? L.every((x) => x.bundles) && this.config.ffn_activation !== 'swiglu' : L.every((x) => x.bundles && x.pred);
+    if (!ok) throw new UsageError('--sparse', `this engine was not loaded for ${mode} execution`);
+    this.sparse = mode;
+  }
+
+  /**
+   * Weight bytes one decode step reads in synthetic sparse mode: attention matrices, norms and the
+   * output head as in dense decode, plus per layer the predictor (predictor mode) or the dense gate
+   * (lossless), and round(active x F) whole neuron bundles (gate, up, down parts).
+   */
+  syntheticBytesPerToken(): number {
+    const syn = this.synthetic;
+    if (!syn) throw new RelufyError('syntheticBytesPerToken: the engine has no synthetic sparsity');
+    const F = this.config.intermediate_size;
+    const k = Math.max(1, Math.round(syn.active * F));
+    let total = this.info.bytesPerToken;
+    for (const L of this.layers) {
+      total -= L.gate.bytes + L.up.bytes + (L.down?.bytes ?? 0);
+      const pb = L.bundles!.layout.partBytes;
+      if (this.sparse === 'predictor') total += L.pred!.bytes + k * (pb.gate + pb.up + pb.down);
+      else total += L.gate.bytes + k * (pb.up + pb.down);
+    }
+    return total;
+  }
+
   /** Stops the worker threads. The engine cannot run afterwards. */
   async close(): Promise<void> {
     await this.pool.close();
@@ -430,7 +465,7 @@ function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: num
   return B * (r(C * 4) * 2 + r(C) + 2 * r(blocks(C)) + r((qDim + 2 * kvDim) * 4) + r(qDim * 4) + r(qDim) + 2 * r(blocks(qDim)) +
     r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64 +
     (unfused ? 2 * B * r(F * 4) + r(F * 4) + SPARSE_PARTS * r(C * 4) + 4 * 64 +
-      r(C * 2) + threads * r(C * 4) + r(C) + 2 * r(blocks(C)) + r(maxRank * 4) + r(maxRank) + 2 * r(blocks(maxRank)) + r(F * 4) + 10 * 64 : 0);
+      r(C * 2) + r(C) + 2 * r(blocks(C)) + r(maxRank * 4) + r(maxRank) + 2 * r(blocks(maxRank)) + r(F * 4) + 10 * 64 : 0);
 }
 
 function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean, unfused: boolean, maxRank: number): Buffers {
@@ -452,7 +487,7 @@ function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number
     logits: withLogits ? heap.alloc(B * c.vocab_size * 4) : 0,
     g: unfused ? heap.alloc(B * F * 4) : 0, u: unfused ? heap.alloc(B * F * 4) : 0,
     idx: unfused ? heap.alloc(F * 4) : 0, parts: unfused ? heap.alloc(SPARSE_PARTS * C * 4) : 0,
-    n16: u(C * 2), tmp: u(threads * C * 4), pxq: u(C), pxd: u(blocks(C)), pxs: u(blocks(C)),
+    n16: u(C * 2), pxq: u(C), pxd: u(blocks(C)), pxs: u(blocks(C)),
     pr: u(maxRank * 4), prq: u(maxRank), prd: u(blocks(maxRank)), prs: u(blocks(maxRank)), score: u(F * 4),
   };
 }

@@ -38,12 +38,11 @@ export interface WasmExports {
     xf: number, xq: number, xd: number, xs: number, T: number,
     h: number, hq: number, hd: number, hs: number, quantOut: number, ith: number, nth: number): void;
   ffn_bundles(desc: number, x: number, xq: number, x16: number, xd: number, xs: number, idx: number, n: number, kind: number, mode: number, force: number,
-    g: number, h: number, partials: number, tmp: number, ith: number, nth: number): void;
+    g: number, h: number, partials: number, ith: number, nth: number): void;
   add_partials(x: number, partials: number, C: number): void;
   extend_i8(xq: number, x16: number, n: number): void;
   relu_inplace(x: number, n: number): void;
   bundle_rows(type: number, src: number, n: number, C: number, dst: number, stride: number): void;
-  bundle_cols(type: number, src: number, c0: number, n: number, C: number, F: number, parts: number, stride: number, scales: number): void;
   pack_q8(src: number, dst: number, rows: number, K: number): void;
   pack_q4(src: number, dst: number, rows: number, K: number): void;
   pack_f32(src: number, dst: number, rows: number, K: number): void;

@@ -86,7 +86,7 @@ function drawActive(e: WasmEngine, idx: Int32Array, F: number): number {
 /** Runs ffn_bundles over idx[0..n) and adds the result into x (one token). */
 function runBundles(e: WasmEngine, L: LayerPlan, s: Shard, kind: number, n: number, mode: number, force: boolean, h = s.buf.h, x = s.buf.x): void {
   const { buf } = s;
-  e.pool.run(L.mem, 'ffn_bundles', [L.bundles!.desc, buf.n, buf.nq, buf.n16, buf.nd, buf.ns, buf.idx, n, kind, mode, force ? 1 : 0, buf.g, h, buf.parts, buf.tmp]);
+  e.pool.run(L.mem, 'ffn_bundles', [L.bundles!.desc, buf.n, buf.nq, buf.n16, buf.nd, buf.ns, buf.idx, n, kind, mode, force ? 1 : 0, buf.g, h, buf.parts]);
   s.ex.add_partials(x, buf.parts, e.config.hidden_size);
 }
 
