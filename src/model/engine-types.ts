@@ -5,7 +5,9 @@ import type { ModelConfig } from './config.js';
 /**
  * How the FFN is executed: 'off' = dense; 'lossless' = ReLU-family models only (reglu, drelu): gate
  * densely, up and down only for neurons that can be non-zero, output equal to dense up to summation
- * order (src/sparse); 'predictor' = not implemented yet.
+ * order (src/sparse); 'predictor' = PowerInfer's predictor mode (models with `blk.N.fc1/fc2`
+ * activation predictors, e.g. PWRI files): only neurons whose predictor score is >= the threshold
+ * are computed, the rest contribute 0 (approximate; src/sparse/predictor.ts).
  */
 export type SparseMode = 'off' | 'lossless' | 'predictor';
 
@@ -20,6 +22,12 @@ export interface EngineOptions {
    * gate > 0, else densely (default 0.4, `DEFAULT_SPARSE_CROSSOVER`; the result is the same either way).
    */
   sparseCrossover?: number;
+  /**
+   * Predictor mode: PowerInfer's predictor score threshold (`powerinfer.sparse_threshold`): a neuron
+   * is computed iff fc2 · relu(fc1 · x) >= this. Overrides the file's value (default: the file's, else
+   * 0). Any finite number; lower values compute more neurons (higher recall).
+   */
+  sparseThreshold?: number;
   /** Collect per-layer FFN sparsity statistics (`Engine.ffnStats`). */
   stats?: boolean;
   /** Path of a tokenizer when the model file has none (llama2.c .bin). */

@@ -3,6 +3,7 @@ import { RelufyError, UsageError } from '../errors.js';
 import { refKernels } from '../kernels/ref/index.js';
 import type { KernelSet } from '../kernels/types.js';
 import { DEFAULT_SPARSE_CROSSOVER, LosslessFfn, requireReluFamily } from '../sparse/lossless.js';
+import { PredictorFfn, predictorsOf, predictorThresholdOf } from '../sparse/predictor.js';
 import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../sparse/stats.js';
 import type { Tokenizer } from '../tokenizer/types.js';
 import type { ModelConfig } from './config.js';
@@ -13,14 +14,21 @@ import type { LoadedModel } from './types.js';
 
 /** Sparse execution and telemetry options of a KernelEngine (see EngineOptions). */
 export interface KernelEngineOptions {
-  sparse?: 'off' | 'lossless';
+  sparse?: 'off' | 'lossless' | 'predictor';
   sparseCrossover?: number;
+  /** Predictor mode: score threshold, overriding the file's `powerinfer.sparse_threshold`. */
+  sparseThreshold?: number;
   stats?: boolean;
 }
 
+/** The message of a predictor-mode request on a model without predictors. */
+export const NO_PREDICTORS = 'predictor mode needs a model with activation predictors (blk.N.fc1/fc2, a PowerInfer PWRI file); this model has none';
+
 /**
  * An Engine over a KernelSet (the scalar reference by default). With `sparse: 'lossless'` the FFN
- * runs on `LosslessFfn` (neuron-major float32 bundles built at load; ReLU-family models only).
+ * runs on `LosslessFfn` (neuron-major float32 bundles built at load; ReLU-family models only); with
+ * `sparse: 'predictor'` on `PredictorFfn` (the model's `blk.N.fc1/fc2` predictors choose the
+ * neurons; threshold `sparseThreshold` ?? `powerinfer.sparse_threshold` ?? 0).
  */
 export class KernelEngine implements Engine {
   readonly config: ModelConfig;
@@ -41,11 +49,16 @@ export class KernelEngine implements Engine {
     this.weights = arrangeWeights(model);
     const F = this.config.intermediate_size;
     if (options.stats) this.ffnStats = new FfnStats(this.config.num_hidden_layers, F);
-    this.neuronBytes = this.weights.layers.map((L) => neuronBytes(L.ffn_gate.data.byteLength, L.ffn_up.data.byteLength, L.ffn_down.data.byteLength, F));
+    this.neuronBytes = this.weights.layers.map((L) => neuronBytes(L.ffn_gate.data.byteLength, L.ffn_up.data.byteLength, (L.ffn_down_t ?? L.ffn_down).data.byteLength, F));
     const mode = options.sparse ?? 'off';
     if (mode === 'lossless') {
       this.sparseFfn = new LosslessFfn(this.config, this.weights.layers, options.sparseCrossover ?? DEFAULT_SPARSE_CROSSOVER, this.ffnStats);
-    } else if (mode !== 'off') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(mode)} (available: off, lossless)`);
+    } else if (mode === 'predictor') {
+      const predictors = predictorsOf(model);
+      if (!predictors) throw new UsageError('--sparse', NO_PREDICTORS);
+      const threshold = checkPredThreshold(options.sparseThreshold ?? predictorThresholdOf(model));
+      this.sparseFfn = new PredictorFfn(this.config, this.weights.layers, predictors, threshold, this.ffnStats);
+    } else if (mode !== 'off') throw new UsageError('--sparse', `unknown mode ${JSON.stringify(mode)} (available: off, lossless, predictor)`);
   }
 
   createSession(options: { capacity?: number } = {}): InferenceSession {
@@ -59,6 +72,12 @@ export class KernelEngine implements Engine {
     };
     return new KernelSession(this.config, this.weights, this.kernels, capacity, observer, this.sparseFfn);
   }
+}
+
+/** A predictor score threshold: any finite number (PowerInfer `powerinfer.sparse_threshold`). */
+export function checkPredThreshold(t: number): number {
+  if (!Number.isFinite(t)) throw new UsageError('--sparse-threshold', `must be a finite number (got ${t})`);
+  return t;
 }
 
 /** `path|bytes|mtime`: changes when the weights file changes (keys result caches). */
@@ -81,21 +100,25 @@ export function modelIdOf(path: string): string {
 export async function loadEngine(path: string, options: EngineOptions = {}): Promise<Engine> {
   const backend = options.backend ?? 'wasm';
   const sparse = options.sparse ?? 'off';
-  if (sparse === 'predictor')
-    throw new UsageError('--sparse', 'predictor execution is not available in this build yet (use off or lossless)');
-  if (sparse !== 'off' && sparse !== 'lossless')
-    throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparse)} (available: off, lossless)`);
+  if (sparse !== 'off' && sparse !== 'lossless' && sparse !== 'predictor')
+    throw new UsageError('--sparse', `unknown mode ${JSON.stringify(sparse)} (available: off, lossless, predictor)`);
+  if (options.sparseThreshold !== undefined) checkPredThreshold(options.sparseThreshold);
   if (backend === 'ref') {
     const model = loadModel(path, { tokenizer: options.tokenizer });
     if (sparse === 'lossless') requireReluFamily(model.config);
-    return new KernelEngine(model, refKernels, { sparse, sparseCrossover: options.sparseCrossover, stats: options.stats });
+    return new KernelEngine(model, refKernels, {
+      sparse, sparseCrossover: options.sparseCrossover, sparseThreshold: options.sparseThreshold, stats: options.stats,
+    });
   }
   if (backend === 'wasm') {
     const { loadWasmEngine } = await import('../kernels/wasm/index.js');
-    return loadWasmEngine(path, {
+    const wasmOptions = {
       threads: options.threads, tokenizer: options.tokenizer,
-      sparse, sparseCrossover: options.sparseCrossover, stats: options.stats,
-    });
+      sparse, sparseCrossover: options.sparseCrossover, sparseThreshold: options.sparseThreshold, stats: options.stats,
+    };
+    // The wasm engine's predictor mode is built separately; until its options type lists 'predictor'
+    // it refuses the mode itself with a one-line UsageError.
+    return loadWasmEngine(path, wasmOptions as Parameters<typeof loadWasmEngine>[1]);
   }
   throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: wasm, ref)`);
 }

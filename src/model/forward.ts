@@ -1,5 +1,5 @@
 import { RelufyError } from '../errors.js';
-import type { Tensor } from '../formats/quant/types.js';
+import { GGMLType, type Tensor } from '../formats/quant/types.js';
 import type { KernelSet } from '../kernels/types.js';
 import { dequantizeRows } from '../kernels/ref/dequant.js';
 import type { ModelConfig } from './config.js';
@@ -17,6 +17,7 @@ interface LayerWeights {
   ffn_gate: Tensor; // (F, C)
   ffn_up: Tensor; // (F, C)
   ffn_down: Tensor; // (C, F)
+  ffn_down_t?: Tensor; // (F, C): PowerInfer's stored transposed down, when the file has no ffn_down
 }
 
 /** Weights arranged for the forward pass; norms dequantized to float32 once. */
@@ -44,6 +45,13 @@ export interface FfnExecutor {
   run(layer: number, out: Float32Array, n: Float32Array, T: number, h?: Float32Array, gate?: Float32Array, input?: Float32Array): void;
 }
 
+/**
+ * Arranges a model's tensors for the forward pass. A PowerInfer file stores the down projection only
+ * as `blk.N.ffn_down_t.weight` (F, C) (shared/docs/powerinfer-and-gguf.md 1.4); the reference path
+ * then builds the (C, F) `ffn_down` it multiplies with by exact dequantization and transposition:
+ * the values are exactly the stored ones, held as F32 (4 bytes per weight, whatever the stored type).
+ * @throws RelufyError naming the file and a missing tensor.
+ */
 export function arrangeWeights(model: LoadedModel): ForwardWeights {
   const { config: c, tensors } = model;
   const get = (name: string): Tensor => {
@@ -55,8 +63,12 @@ export function arrangeWeights(model: LoadedModel): ForwardWeights {
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const b = `blk.${l}.`;
-    const down = tensors.get(b + 'ffn_down.weight');
-    if (!down) throw new RelufyError(`${model.path}: ${b}ffn_down.weight is missing (PowerInfer ffn_down_t files run on the sparse engine)`);
+    const downT = tensors.get(b + 'ffn_down_t.weight');
+    let down = tensors.get(b + 'ffn_down.weight');
+    if (!down) {
+      if (!downT) throw new RelufyError(`${model.path}: ${b}ffn_down.weight is missing (and there is no PowerInfer ${b}ffn_down_t.weight)`);
+      down = transposeToF32(downT, b + 'ffn_down.weight');
+    }
     layers.push({
       attn_norm: vec(b + 'attn_norm.weight'),
       attn_q: get(b + 'attn_q.weight'),
@@ -67,6 +79,7 @@ export function arrangeWeights(model: LoadedModel): ForwardWeights {
       ffn_gate: get(b + 'ffn_gate.weight'),
       ffn_up: get(b + 'ffn_up.weight'),
       ffn_down: down,
+      ...(downT && !tensors.has(b + 'ffn_down.weight') ? { ffn_down_t: downT } : {}),
     });
   }
   const token_embd = get('token_embd.weight');
@@ -76,6 +89,15 @@ export function arrangeWeights(model: LoadedModel): ForwardWeights {
     output_norm: vec('output_norm.weight'),
     output: c.tie_word_embeddings ? tensors.get('output.weight') ?? token_embd : get('output.weight'),
   };
+}
+
+/** A 2-D tensor (R, K) of any decodable type as an F32 tensor (K, R) named `name`: exact values, transposed. */
+function transposeToF32(t: Tensor, name: string): Tensor {
+  const [R, K] = [t.shape[0]!, t.shape[1]!];
+  const v = dequantizeRows(t, 0, R);
+  const out = new Float32Array(R * K);
+  for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) out[k * R + r] = v[r * K + k]!;
+  return { name, type: GGMLType.F32, shape: [K, R], data: new Uint8Array(out.buffer) };
 }
 
 /**

@@ -1,11 +1,11 @@
 export type { FfnActivation, ModelConfig } from './config.js';
 export { ffnActivationOf, configProblem } from './config.js';
 export type { Engine, EngineOptions, InferenceSession, SparseMode } from './engine-types.js';
-export { KernelEngine, loadEngine, modelIdOf } from './engine.js';
+export { KernelEngine, loadEngine, modelIdOf, checkPredThreshold, NO_PREDICTORS } from './engine.js';
 export { arrangeWeights, KernelSession, type FfnObserver } from './forward.js';
 export { generate, type GenerateOptions, type GenerateResult, type GenerateTimings } from './generate.js';
 export { loadModel, configFromGguf, type LoadOptions } from './load.js';
 export { Sampler, SAMPLER_DEFAULTS, argmax, logSoftmax, mulberry32, type SamplerOptions } from './sampler.js';
 export type { LoadedModel } from './types.js';
 export { expectedTensorShapes, validateTensors } from './weights.js';
-export { saveGguf, ggufMetadata, ggufArchitecture } from './save.js';
+export { saveGguf, ggufMetadata, ggufArchitecture, convertTensor, fileTypeOf } from './save.js';

@@ -66,6 +66,11 @@ export function ggufMetadata(c: ModelConfig, vocab: SpmVocab | null, name: strin
 /** llama.cpp `general.file_type` (enum llama_ftype) for a weight type. */
 const FILE_TYPE: Partial<Record<GGMLType, number>> = { [GGMLType.F32]: 0, [GGMLType.F16]: 1, [GGMLType.Q4_0]: 2, [GGMLType.Q8_0]: 7, [GGMLType.BF16]: 32 };
 
+/** llama.cpp `general.file_type` for weights converted to `type`, or undefined when there is none. */
+export function fileTypeOf(type: GGMLType): number | undefined {
+  return FILE_TYPE[type];
+}
+
 /**
  * Writes a model as GGUF (atomically). With `weightType`, 2-D weights are converted to it (norms stay
  * F32, as llama.cpp's quantizer keeps 1-D tensors in F32); rows whose length is not a multiple of the
@@ -77,11 +82,15 @@ export function saveGguf(path: string, model: LoadedModel, options: { weightType
   if (wt !== undefined && !quantTraits(wt)) throw new UsageError('--quant', `cannot write ${typeName(wt)} weights`);
   const tensors: Tensor[] = [];
   for (const t of model.tensors.values()) tensors.push(wt === undefined ? t : convertTensor(t, wt));
-  const metadata = ggufMetadata(model.config, model.tokenizer?.vocab ?? null, options.name ?? 'relufy model', wt === undefined ? undefined : FILE_TYPE[wt]);
+  const metadata = ggufMetadata(model.config, model.tokenizer?.vocab ?? null, options.name ?? 'relufy model', wt === undefined ? undefined : fileTypeOf(wt));
   writeGguf(path, { metadata, tensors });
 }
 
-function convertTensor(t: Tensor, to: GGMLType): Tensor {
+/**
+ * A 2-D+ weight converted to `to` (exact dequantization, then the reference quantizer); 1-D tensors,
+ * tensors already of that type and rows whose length is not a multiple of the block size are returned as they are.
+ */
+export function convertTensor(t: Tensor, to: GGMLType): Tensor {
   if (t.shape.length < 2 || t.type === to) return t;
   const traits = quantTraits(to)!;
   if (t.shape[t.shape.length - 1]! % traits.blockSize !== 0) return t;

@@ -1,6 +1,7 @@
 import { FormatError } from '../errors.js';
 import { quantTraits, typeName } from '../formats/quant/index.js';
 import type { Tensor } from '../formats/quant/types.js';
+import { predictorShapeProblem } from '../sparse/predictor.js';
 import type { ModelConfig } from './config.js';
 
 /**
@@ -33,10 +34,12 @@ export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
 
 /**
  * Checks that every tensor the config implies is present with the right shape.
- * PowerInfer files may carry `ffn_down_t` (F, C) instead of `ffn_down`; that is accepted here
- * (the sparse engine reads it). An `output.weight` in a tied model is allowed (GGUF files often
- * carry a copy).
- * @throws FormatError(path, 'missing tensor X' | 'tensor X has shape [..], config expects [..]')
+ * PowerInfer files (shared/docs/powerinfer-and-gguf.md 1.4) may carry `ffn_down_t` (F, C) instead
+ * of, or besides, `ffn_down` (C, F); and per layer an activation predictor: `fc1` (R, C) with R >= 1
+ * and `fc2` (F, R) with the same R, both or neither. An `output.weight` in a tied model is allowed
+ * (GGUF files often carry a copy).
+ * @throws FormatError(path, 'missing tensor X' | 'tensor X has shape [..], config expects [..]' |
+ *   'blk.N.fc2.weight is missing ...' | 'tensor blk.N.fc1.weight has shape [..], expected [..]')
  */
 export function validateTensors(path: string, c: ModelConfig, tensors: Map<string, Pick<Tensor, 'name' | 'shape' | 'type'>>): void {
   // configProblem caps num_hidden_layers, so this table stays small even for a corrupt count.
@@ -58,6 +61,20 @@ export function validateTensors(path: string, c: ModelConfig, tensors: Map<strin
       throw new FormatError(path, `tensor ${t.name} has shape [${t.shape.join(', ')}], config expects [${want.join(', ')}]`);
     if (!quantTraits(t.type))
       throw new FormatError(path, `tensor ${t.name} has type ${typeName(t.type)}, which relufy cannot compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)`);
+  }
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const dt = tensors.get(`blk.${l}.ffn_down_t.weight`);
+    if (dt && !sameShape(dt.shape, [c.intermediate_size, c.hidden_size]))
+      throw new FormatError(path, `tensor ${dt.name} has shape [${dt.shape.join(', ')}], config expects [${c.intermediate_size}, ${c.hidden_size}] (intermediate_size, hidden_size)`);
+    if (dt && !quantTraits(dt.type))
+      throw new FormatError(path, `tensor ${dt.name} has type ${typeName(dt.type)}, which relufy cannot compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)`);
+    const fc1 = tensors.get(`blk.${l}.fc1.weight`);
+    const fc2 = tensors.get(`blk.${l}.fc2.weight`);
+    const problem = predictorShapeProblem(l, fc1?.shape, fc2?.shape, c.hidden_size, c.intermediate_size);
+    if (problem) throw new FormatError(path, problem);
+    for (const t of [fc1, fc2])
+      if (t && !quantTraits(t.type))
+        throw new FormatError(path, `tensor ${t.name} has type ${typeName(t.type)}, which relufy cannot compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)`);
   }
   const out = tensors.get('output.weight');
   if (out && !sameShape(out.shape, [c.vocab_size, c.hidden_size]))

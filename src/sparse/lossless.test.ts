@@ -95,7 +95,7 @@ describe('lossless sparsity refuses what it cannot do', () => {
   });
 
   test('predictor mode and bad thresholds', async () => {
-    await assert.rejects(loadEngine(SHIPPED, { backend: 'ref', sparse: 'predictor' }), /--sparse: predictor execution is not available/);
+    await assert.rejects(loadEngine(SHIPPED, { backend: 'ref', sparse: 'predictor' }), /--sparse: predictor mode needs a model with activation predictors/);
     assert.throws(() => new KernelEngine(tinyModel({ activation: 'drelu' }), undefined, { sparse: 'lossless', sparseCrossover: 1.5 }), /--sparse-crossover: must be a fraction/);
   });
 });

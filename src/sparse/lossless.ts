@@ -32,6 +32,27 @@ export interface FfnTensors {
   ffn_gate: Tensor;
   ffn_up: Tensor;
   ffn_down: Tensor;
+  /** PowerInfer's stored transposed down (F, C), when the file had it instead of ffn_down (byte counts use it). */
+  ffn_down_t?: Tensor;
+}
+
+/**
+ * One layer's FFN weights neuron-major, as float32 (exact dequantization): neuron i's gate row, up
+ * row and down column (PowerInfer's `ffn_down_t` row) form one contiguous bundle of 3C values at
+ * i * 3C, so skipping a neuron skips all of its bytes. (F * 3C)
+ */
+export function neuronBundle(L: FfnTensors, C: number, F: number): Float32Array {
+  const g = dequantizeRows(L.ffn_gate, 0, F);
+  const u = dequantizeRows(L.ffn_up, 0, F);
+  const d = dequantizeRows(L.ffn_down, 0, C); // (C, F)
+  const b = new Float32Array(F * 3 * C);
+  for (let i = 0; i < F; i++) {
+    const o = i * 3 * C;
+    b.set(g.subarray(i * C, (i + 1) * C), o);
+    b.set(u.subarray(i * C, (i + 1) * C), o + C);
+    for (let c = 0; c < C; c++) b[o + 2 * C + c] = d[c * F + i]!;
+  }
+  return b;
 }
 
 /**
@@ -72,18 +93,8 @@ export class LosslessFfn {
     this.bundles = [];
     this.nb = [];
     for (const L of layers) {
-      const g = dequantizeRows(L.ffn_gate, 0, F);
-      const u = dequantizeRows(L.ffn_up, 0, F);
-      const d = dequantizeRows(L.ffn_down, 0, C); // (C, F)
-      const b = new Float32Array(F * 3 * C);
-      for (let i = 0; i < F; i++) {
-        const o = i * 3 * C;
-        b.set(g.subarray(i * C, (i + 1) * C), o);
-        b.set(u.subarray(i * C, (i + 1) * C), o + C);
-        for (let c = 0; c < C; c++) b[o + 2 * C + c] = d[c * F + i]!;
-      }
-      this.bundles.push(b);
-      this.nb.push(neuronBytes(L.ffn_gate.data.byteLength, L.ffn_up.data.byteLength, L.ffn_down.data.byteLength, F));
+      this.bundles.push(neuronBundle(L, C, F));
+      this.nb.push(neuronBytes(L.ffn_gate.data.byteLength, L.ffn_up.data.byteLength, (L.ffn_down_t ?? L.ffn_down).data.byteLength, F));
     }
     this.gate = new Float32Array(F);
     this.hv = new Float32Array(F);

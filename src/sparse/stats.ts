@@ -9,7 +9,10 @@
  * - bytes: what one T=1 decode step of that token reads from ffn_gate, ffn_up and ffn_down, in the
  *   weights' stored encoding: the whole gate matrix, plus the up rows and down columns of the neurons
  *   it computed (every row / column for a pass run densely: sparse off, or above the threshold).
- *   Prefill tokens are counted the same way, as if decoded one by one.
+ *   Prefill tokens are counted the same way, as if decoded one by one. In predictor mode the bytes
+ *   also include the predictor's own fc1 and fc2 (every token reads them whole), and gate / up rows
+ *   are read for the predicted neurons only.
+ * - predicted: neurons whose predictor score is >= the threshold (predictor mode only).
  */
 
 /** mean / min / max of a per-token fraction. */
@@ -35,6 +38,21 @@ export interface LayerFfnStats {
   bytesRead: number;
   /** FFN weight bytes a dense FFN reads for the same tokens. */
   bytesDense: number;
+  /**
+   * Neurons the activation predictor marked active (score >= threshold), as a fraction of
+   * intermediate_size; all 0 unless the layer ran in predictor mode.
+   */
+  predicted: FractionSummary;
+  /** Of `bytesRead`, the bytes of the predictor's own weights (fc1 + fc2), summed over tokens; 0 without a predictor. */
+  predictorBytes: number;
+}
+
+/** Predictor-mode extras of one recorded token (FfnStats.record). */
+export interface PredictorRecord {
+  /** Neurons with score >= threshold. */
+  predicted: number;
+  /** fc1 + fc2 bytes read for this token (already included in bytesRead). */
+  predictorBytes: number;
 }
 
 /** Accumulates per-layer FFN statistics; `layers()` returns a snapshot. */
@@ -50,6 +68,11 @@ export class FfnStats {
   private readonly sparseDownN: Float64Array;
   private readonly read: Float64Array;
   private readonly dense: Float64Array;
+  private readonly predN: Float64Array; // per layer: tokens recorded with a predictor
+  private readonly sumP: Float64Array;
+  private readonly minP: Float64Array;
+  private readonly maxP: Float64Array;
+  private readonly predBytes: Float64Array;
 
   /**
    * @param numLayers  num_hidden_layers
@@ -60,13 +83,15 @@ export class FfnStats {
     this.n = z(); this.sumA = z(); this.minA = z(); this.maxA = z();
     this.sumG = z(); this.minG = z(); this.maxG = z();
     this.sparseUpN = z(); this.sparseDownN = z(); this.read = z(); this.dense = z();
+    this.predN = z(); this.sumP = z(); this.minP = z(); this.maxP = z(); this.predBytes = z();
     this.reset();
   }
 
   reset(): void {
-    for (const a of [this.n, this.sumA, this.maxA, this.sumG, this.maxG, this.sparseUpN, this.sparseDownN, this.read, this.dense]) a.fill(0);
+    for (const a of [this.n, this.sumA, this.maxA, this.sumG, this.maxG, this.sparseUpN, this.sparseDownN, this.read, this.dense, this.predN, this.sumP, this.maxP, this.predBytes]) a.fill(0);
     this.minA.fill(Infinity);
     this.minG.fill(Infinity);
+    this.minP.fill(Infinity);
   }
 
   /**
@@ -75,8 +100,12 @@ export class FfnStats {
    * @param gateActive  neurons with gate > 0
    * @param sparseUp    whether the up pass read only gate-active rows
    * @param sparseDown  whether the down pass read only active columns
+   * @param predictor   predictor mode: predicted-neuron count and predictor bytes (included in bytesRead)
    */
-  record(layer: number, active: number, gateActive: number, bytesRead: number, bytesDense: number, sparseUp: boolean, sparseDown: boolean): void {
+  record(
+    layer: number, active: number, gateActive: number, bytesRead: number, bytesDense: number, sparseUp: boolean, sparseDown: boolean,
+    predictor?: PredictorRecord,
+  ): void {
     const a = active / this.F;
     const g = gateActive / this.F;
     this.n[layer]! += 1;
@@ -90,6 +119,14 @@ export class FfnStats {
     if (sparseDown) this.sparseDownN[layer]! += 1;
     this.read[layer]! += bytesRead;
     this.dense[layer]! += bytesDense;
+    if (predictor) {
+      const p = predictor.predicted / this.F;
+      this.predN[layer]! += 1;
+      this.sumP[layer]! += p;
+      if (p < this.minP[layer]!) this.minP[layer] = p;
+      if (p > this.maxP[layer]!) this.maxP[layer] = p;
+      this.predBytes[layer]! += predictor.predictorBytes;
+    }
   }
 
   layers(): LayerFfnStats[] {
@@ -107,6 +144,8 @@ export class FfnStats {
         sparseDownTokens: this.sparseDownN[l]!,
         bytesRead: this.read[l]!,
         bytesDense: this.dense[l]!,
+        predicted: this.predN[l]! === 0 ? { mean: 0, min: 0, max: 0 } : { mean: this.sumP[l]! / this.predN[l]!, min: this.minP[l]!, max: this.maxP[l]! },
+        predictorBytes: this.predBytes[l]!,
       });
     }
     return out;
@@ -144,11 +183,16 @@ export function recordDenseToken(
 
 const pct = (x: number): string => (100 * x).toFixed(1).padStart(5);
 
-/** Formats a per-layer table (the `relufy generate --stats` output). */
+/**
+ * Formats a per-layer table (the `relufy generate --stats` output). When a predictor ran, each row
+ * also gets the predicted-active fractions and the predictor's share of the bytes read.
+ */
 export function formatFfnStats(layers: LayerFfnStats[]): string {
+  const pred = layers.some((s) => s.predictorBytes > 0);
   const lines = [
-    'FFN sparsity per layer (fractions of intermediate_size over tokens; bytes = ffn_gate+ffn_up+ffn_down weight bytes read)',
-    'layer  tokens  active% mean   min   max | gate>0% mean   min   max | sparse up/down tok | bytes read / dense',
+    `FFN sparsity per layer (fractions of intermediate_size over tokens; bytes = ffn_gate+ffn_up+ffn_down${pred ? '+fc1+fc2' : ''} weight bytes read)`,
+    'layer  tokens  active% mean   min   max | gate>0% mean   min   max | sparse up/down tok | bytes read / dense' +
+      (pred ? ' | predicted% mean   min   max | predictor bytes' : ''),
   ];
   let read = 0;
   let dense = 0;
@@ -159,7 +203,8 @@ export function formatFfnStats(layers: LayerFfnStats[]): string {
       `${String(s.layer).padStart(5)}  ${String(s.tokens).padStart(6)}  ` +
         `       ${pct(s.active.mean)} ${pct(s.active.min)} ${pct(s.active.max)} | ` +
         `       ${pct(s.gateActive.mean)} ${pct(s.gateActive.min)} ${pct(s.gateActive.max)} | ` +
-        `${String(s.sparseUpTokens).padStart(9)}/${String(s.sparseDownTokens).padEnd(8)} | ${fmtBytes(s.bytesRead)} / ${fmtBytes(s.bytesDense)} (${ratio(s.bytesRead, s.bytesDense)})`,
+        `${String(s.sparseUpTokens).padStart(9)}/${String(s.sparseDownTokens).padEnd(8)} | ${fmtBytes(s.bytesRead)} / ${fmtBytes(s.bytesDense)} (${ratio(s.bytesRead, s.bytesDense)})` +
+        (pred ? ` | ${' '.repeat(10)}${pct(s.predicted.mean)} ${pct(s.predicted.min)} ${pct(s.predicted.max)} | ${fmtBytes(s.predictorBytes)}` : ''),
     );
   }
   lines.push(`total: ${fmtBytes(read)} read of ${fmtBytes(dense)} dense (${ratio(read, dense)})`);

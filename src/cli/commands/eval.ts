@@ -14,7 +14,7 @@ import { evaluate, type EvalOutput } from '../../eval/harness.js';
 import { EngineLM } from '../../eval/requests.js';
 import { buildResultsJson, caveatNotes, formatComparison, formatLeaderboard, formatTables, LEADERBOARD_V1, writeOutputs, type ResultsMeta } from '../../eval/results.js';
 import { harnessProfile } from '../../eval/versions.js';
-import { choiceOption, collect, intOption } from '../options.js';
+import { choiceOption, collect, floatOption, intOption } from '../options.js';
 
 interface EvalFlags {
   model?: string;
@@ -29,6 +29,7 @@ interface EvalFlags {
   cacheDir: string;
   cache: boolean;
   sparse: string;
+  sparseThreshold?: number;
   addBos: 'auto' | 'true' | 'false';
   maxLength?: number;
   tokenizer?: string;
@@ -75,6 +76,7 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'request cache folder (resumes interrupted runs)', '.relufy-cache/eval')
     .option('--no-cache', 'do not read or write the request cache')
     .option('--sparse <modes>', 'FFN execution: off, lossless, predictor; comma-separated runs each and compares them in one table', 'off')
+    .option('--sparse-threshold <f>', 'predictor mode: a neuron is computed iff its predictor score fc2·relu(fc1·x) >= this (overrides the file\'s powerinfer.sparse_threshold; default that, else 0)', floatOption('--sparse-threshold'))
     .option('--add-bos <when>', 'prepend BOS: auto (per harness version), true, false', choiceOption('--add-bos', ['auto', 'true', 'false'] as const), 'auto')
     .option('--max-length <n>', 'max_length in tokens (default: the model\'s context length)', intOption('--max-length', 2))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
@@ -94,10 +96,10 @@ export function register(program: Command): void {
       const runs: { label: string; out: EvalOutput }[] = [];
       const t0 = performance.now();
       for (const mode of modes) {
-        const engine = await loadEngine(flags.model, { sparse: mode, tokenizer: flags.tokenizer, backend: flags.backend, threads: flags.threads });
+        const engine = await loadEngine(flags.model, { sparse: mode, sparseThreshold: flags.sparseThreshold, tokenizer: flags.tokenizer, backend: flags.backend, threads: flags.threads });
         const maxLength = flags.maxLength ?? engine.config.max_position_embeddings ?? 2048;
         const addBos = flags.addBos === 'auto' ? (h.bosDefault === false ? false : 'tokenizer') : flags.addBos === 'true';
-        const lm = new EngineLM(engine, { addBos, prefixToken: h.prefixToken, maxLength, emptyContextReusesPrefix: h.emptyContextReusesPrefix }, { harness_version: h.version, sparse: mode });
+        const lm = new EngineLM(engine, { addBos, prefixToken: h.prefixToken, maxLength, emptyContextReusesPrefix: h.emptyContextReusesPrefix }, { harness_version: h.version, sparse: mode, ...(mode === 'predictor' && flags.sparseThreshold !== undefined ? { sparse_threshold: flags.sparseThreshold } : {}) });
         const cache = flags.cache ? RequestCache.open(resolve(flags.cacheDir), lm.cacheNamespace) : RequestCache.memory();
         if (cache.stats.loaded > 0) process.stderr.write(`eval: resuming with ${cache.stats.loaded} cached responses from ${cache.file}\n`);
         const bar = flags.progress && process.stderr.isTTY ? new cliProgress.SingleBar({ format: `${modes.length > 1 ? `[${mode}] ` : ''}{task} |{bar}| {percentage}% | {value}/{total} requests | ETA {eta_formatted} | elapsed {duration_formatted}`, etaBuffer: 200, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
@@ -131,7 +133,7 @@ export function register(program: Command): void {
         runs.push({ label: `sparse=${mode}`, out });
         const meta: ResultsMeta = {
           model: flags.model,
-          modelArgs: `pretrained=${flags.model},sparse=${mode},backend=${flags.backend}${flags.tokenizer ? `,tokenizer=${flags.tokenizer}` : ''}`,
+          modelArgs: `pretrained=${flags.model},sparse=${mode}${mode === 'predictor' && flags.sparseThreshold !== undefined ? `,sparse_threshold=${flags.sparseThreshold}` : ''},backend=${flags.backend}${flags.tokenizer ? `,tokenizer=${flags.tokenizer}` : ''}`,
           maxLength,
           addBos: lm.bosEnabled(),
           sparse: mode,

@@ -25,6 +25,7 @@ interface GenerateFlags {
   backend: 'ref' | 'wasm';
   sparse: 'off' | 'lossless' | 'predictor';
   sparseCrossover?: number;
+  sparseThreshold?: number;
   stats?: boolean;
   reversePrompt?: string[];
   ignoreEos?: boolean;
@@ -55,8 +56,9 @@ export function register(program: Command): void {
     .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s, at most 4096)', intOption('-c', 1))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
     .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD, threads) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
-    .option('--sparse <mode>', 'FFN execution: off (dense) or lossless (ReLU-family models: skip neurons whose output is exactly 0)', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
+    .option('--sparse <mode>', 'FFN execution: off (dense), lossless (ReLU-family models: skip neurons whose output is exactly 0) or predictor (models with PowerInfer activation predictors, e.g. PWRI files: compute only the neurons the predictor marks active)', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
     .option('--sparse-crossover <f>', `lossless: per layer and token, read every up row (down column) when more than this fraction of the neurons has gate > 0 (h != 0) (default ${DEFAULT_SPARSE_CROSSOVER})`, floatOption('--sparse-crossover', 0, 1))
+    .option('--sparse-threshold <f>', 'predictor mode: a neuron is computed iff its predictor score fc2·relu(fc1·x) >= this (overrides the file\'s powerinfer.sparse_threshold; default that, else 0)', floatOption('--sparse-threshold'))
     .option('--stats', 'print per-layer FFN statistics to stderr: active-neuron fraction (mean, min, max over tokens) and FFN bytes read vs dense')
     .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
     .option('--ignore-eos', 'keep generating after the end-of-sequence token')
@@ -77,7 +79,7 @@ export function register(program: Command): void {
       }
       const engine = await loadEngine(flags.model, {
         backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer,
-        sparse: flags.sparse, sparseCrossover: flags.sparseCrossover, stats: flags.stats,
+        sparse: flags.sparse, sparseCrossover: flags.sparseCrossover, sparseThreshold: flags.sparseThreshold, stats: flags.stats,
       });
       engine.ffnStats?.reset();
       const out = process.stdout;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { typeName } from '../../formats/quant/index.js';
 import { loadModel } from '../../model/index.js';
+import { predictorRanks, predictorThresholdOf } from '../../sparse/predictor.js';
 
 /** `relufy info MODEL`: architecture, config, FFN activation, tensor table and tokenizer summary (reads headers only where it can). */
 export function register(program: Command): void {
@@ -25,6 +26,8 @@ export function register(program: Command): void {
           }
         : null;
       const total = m.tensorInfos.reduce((s, t) => s + t.byteLength, 0);
+      const ranks = predictorRanks(m.tensorInfos, m.config.num_hidden_layers);
+      const predictors = ranks ? { ranks, threshold: predictorThresholdOf(m) } : null;
       if (flags.json) {
         process.stdout.write(
           JSON.stringify(
@@ -35,6 +38,7 @@ export function register(program: Command): void {
               tensors: m.tensorInfos.map((t) => ({ ...t, type: typeName(t.type) })),
               total_bytes: total,
               tokenizer: tokInfo,
+              predictors,
               metadata: m.metadata,
             },
             null,
@@ -51,6 +55,9 @@ export function register(program: Command): void {
       lines.push(`FFN:          ${c.ffn_activation} (hidden_act ${c.hidden_act})`);
       lines.push('config:');
       for (const [k, v] of Object.entries(c)) if (k !== 'architecture') lines.push(`  ${k.padEnd(26)}${String(v)}`);
+      if (predictors) {
+        lines.push(`predictors:   ranks ${formatRanks(predictors.ranks)}, threshold ${predictors.threshold} (powerinfer.sparse_threshold${m.metadata['powerinfer.sparse_threshold'] === undefined ? ' absent, default' : ''})`);
+      }
       lines.push(`tensors:      ${m.tensorInfos.length}, ${formatBytes(total)}`);
       const nameW = Math.max(4, ...m.tensorInfos.map((t) => t.name.length));
       lines.push(`  ${'name'.padEnd(nameW)}  ${'type'.padEnd(5)}  ${'shape'.padEnd(14)}  bytes`);
@@ -62,6 +69,11 @@ export function register(program: Command): void {
       } else lines.push('tokenizer:    none (pass --tokenizer)');
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+/** Per-layer predictor ranks, compactly: `8 x 2` when all layers share one rank, else the list (0 = no predictor). */
+export function formatRanks(ranks: number[]): string {
+  return ranks.every((r) => r === ranks[0]) ? `${ranks[0]} x ${ranks.length} layers` : ranks.join(', ');
 }
 
 export function formatBytes(n: number): string {

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { FormatError, UsageError } from '../../errors.js';
 import { loadEngine, type SparseMode } from '../../model/index.js';
 import { perplexity } from '../../eval/perplexity.js';
-import { choiceOption, intOption } from '../options.js';
+import { choiceOption, floatOption, intOption } from '../options.js';
 
 interface PerplexityFlags {
   model?: string;
@@ -15,6 +15,7 @@ interface PerplexityFlags {
   ctx: number;
   chunks?: number;
   sparse: SparseMode;
+  sparseThreshold?: number;
   tokenizer?: string;
   backend: 'ref' | 'wasm';
   threads?: number;
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option('-c, --ctx <n>', 'chunk length in tokens', intOption('--ctx', 4), 512)
     .option('--chunks <n>', 'evaluate at most this many chunks', intOption('--chunks', 1))
     .option('--sparse <mode>', 'FFN execution: off, lossless, predictor', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
+    .option('--sparse-threshold <f>', 'predictor mode: a neuron is computed iff its predictor score fc2·relu(fc1·x) >= this (overrides the file\'s powerinfer.sparse_threshold; default that, else 0)', floatOption('--sparse-threshold'))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
     .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('-t, --threads <n>', 'threads (fast path)', intOption('-t', 1, 256))
@@ -44,7 +46,7 @@ export function register(program: Command): void {
       } catch (e) {
         throw new FormatError(flags.file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
-      const engine = await loadEngine(flags.model, { sparse: flags.sparse, tokenizer: flags.tokenizer, backend: flags.backend, threads: flags.threads });
+      const engine = await loadEngine(flags.model, { sparse: flags.sparse, sparseThreshold: flags.sparseThreshold, tokenizer: flags.tokenizer, backend: flags.backend, threads: flags.threads });
       const t0 = performance.now();
       if (!flags.json) process.stderr.write(`perplexity: calculating perplexity over ${flags.chunks ?? 'all'} chunks, n_ctx=${flags.ctx}\n`);
       const r = perplexity(engine, text, {
