@@ -112,13 +112,10 @@ export async function loadEngine(path: string, options: EngineOptions = {}): Pro
   }
   if (backend === 'wasm') {
     const { loadWasmEngine } = await import('../kernels/wasm/index.js');
-    const wasmOptions = {
+    return loadWasmEngine(path, {
       threads: options.threads, tokenizer: options.tokenizer,
       sparse, sparseCrossover: options.sparseCrossover, sparseThreshold: options.sparseThreshold, stats: options.stats,
-    };
-    // The wasm engine's predictor mode is built separately; until its options type lists 'predictor'
-    // it refuses the mode itself with a one-line UsageError.
-    return loadWasmEngine(path, wasmOptions as Parameters<typeof loadWasmEngine>[1]);
+    });
   }
   throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: wasm, ref)`);
 }

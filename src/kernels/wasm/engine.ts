@@ -266,7 +266,7 @@ export class WasmEngine implements Engine {
     };
     const preds = Array.from({ length: L }, (_, l) => predInfo(l));
     const maxRank = Math.max(32, ...preds.map((p) => (p ? p.fc1.info.shape[0]! : 0)));
-    const unfused = sparseMode !== 'off' || options.stats === true;
+    const unfused = bundled || options.stats === true;
     const tied = !src.info('output.weight');
     const maxK = Math.max(C, F, qDim);
     const staging = Math.max(C >= 1024 ? 8 << 20 : 1 << 20, minStagingBytes(maxK));
@@ -623,7 +623,7 @@ export class WasmSession implements InferenceSession {
         down();
       };
       if (e.sparse !== 'off' && T === 1) {
-        sparseFfnStep(e, l, L, s, kind, denseFfn);
+        sparseFfnStep(e, l, L, s, kind);
       } else if (e.ffnStats) {
         // telemetry needs the gate: gate and up (adjacent descriptors, one dispatch), then glu, then down
         pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);

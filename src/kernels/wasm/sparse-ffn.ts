@@ -15,7 +15,8 @@ import type { TensorInfo } from './source.js';
  * - predictor (PowerInfer, shared/docs/powerinfer-and-gguf.md 1.2 and 1.5): score = fc2 · relu(fc1 · x)
  *   on the FFN input x (residual before ffn_norm); neurons with score >= threshold are computed
  *   (gate; for ReLU-family FFNs up only when gate > 0, down only when h != 0), all others skipped.
- *   Above `crossover` x F predicted neurons the layer runs densely for that token.
+ *   Above `crossover` x F predicted neurons the layer runs gate and up densely for that token, zeroes h
+ *   outside the predicted set and runs the dense down product (same result, fewer dispatches).
  * Results are the same for every thread count (fixed partial outputs, assembly/sparse.ts).
  */
 
@@ -101,8 +102,16 @@ export function bundleDown(e: WasmEngine, L: LayerPlan, s: Shard, T: number): vo
   for (let t = 0; t < T; t++) runBundles(e, L, s, 0, F, MODE_DOWN, false, s.buf.h + t * F * 4, s.buf.x + t * C * 4);
 }
 
+/** x += ffn_down(h) for one token from buf.h: the dense down matrix, or the bundles for ffn_down_t-only files. */
+function denseDownOne(e: WasmEngine, L: LayerPlan, s: Shard): void {
+  const { buf, ex } = s;
+  if (!L.down) return bundleDown(e, L, s, 1);
+  if (quant(L.down.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, e.config.intermediate_size / 32, 0, 1);
+  e.pool.run(L.mem, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1]);
+}
+
 /** x += ffn(n) for one decode token in the engine's sparse mode (see the file comment). */
-export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, denseDown: () => void): void {
+export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number): void {
   const F = e.config.intermediate_size, C = e.config.hidden_size;
   const { buf, heap, ex } = s;
   const m = L.mem;
@@ -131,9 +140,16 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
       for (let i = 0; i < F; i++) if (score[i]! >= thr) idx[n++] = i;
     }
     if (n > limit) {
-      // too many predicted neurons for sparse to pay: this token runs the layer densely
-      denseDown();
-      if (st) st.record(l, n, n, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false);
+      // too many predicted neurons for sparse to pay: dense gate and up, h masked to the predicted set, dense down
+      pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+      ex.glu(buf.h, buf.g, buf.u, F, kind);
+      const h = heap.f32(buf.h, F);
+      for (let j = 0, next = 0; j < F; j++) {
+        if (next < n && idx[next] === j) next++;
+        else h[j] = 0;
+      }
+      denseDownOne(e, L, s);
+      if (st) st.record(l, n, n, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted: n, predictorBytes: P.bytes });
       return;
     }
     const h = heap.f32(buf.h, F);
@@ -147,7 +163,8 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
         if (force || kind === 0 || g[i]! > 0) upRows++;
         if (force || h[i] !== 0) active++;
       }
-      st.record(l, active, upRows, P.bytes + n * nb.gate + upRows * nb.up + active * nb.down, F * (nb.gate + nb.up + nb.down), true, true);
+      st.record(l, active, upRows, P.bytes + n * nb.gate + upRows * nb.up + active * nb.down, F * (nb.gate + nb.up + nb.down), true, true,
+        { predicted: n, predictorBytes: P.bytes });
     }
     return;
   }
