@@ -204,7 +204,9 @@ const MODE_UP: i32 = 1;
 const MODE_DOWN: i32 = 2;
 
 /**
- * Sparse FFN over the n listed neurons idx[0..n) (i32, ascending) of one token:
+ * Sparse FFN over the n listed bundle slots idx[0..n) (i32, ascending) of one token; slot k holds
+ * neuron order[k] (hot-neuron ordering; identity when the descriptor's order pointer is 0), and g, h
+ * are indexed by neuron:
  *   g = gate_i . x (MODE_GATE, stored in g[i]) or g[i];  u = up_i . x;  h[i] = glu(g, u, kind)   (MODE_DOWN: h[i] given)
  *   partial[p] += h[i] * down_i  when h[i] != 0 (or always with `force`)
  * For ReLU-family kinds (1 reglu, 2 drelu) a neuron with g <= 0 is skipped before its up row is read
@@ -224,6 +226,7 @@ export function ffn_bundles(
   const upType = dI(desc, 4), upOff = <usize>dI(desc, 5);
   const downType = dI(desc, 6), downOff = <usize>dI(desc, 7);
   const C = dI(desc, 8);
+  const order = <usize>dI(desc, 10);
   const rowBytes = <usize>C << 2;
   const relu = kind != 0 && force == 0;
   const p0 = splitStart(PARTS, ith, nth);
@@ -237,8 +240,9 @@ export function ffn_bundles(
     let pending = 0;
     const j1 = splitStart(n, p + 1, PARTS);
     for (let j = splitStart(n, p, PARTS); j < j1; j++) {
-      const i = load<i32>(idx + (<usize>j << 2));
-      const b = bundles + <usize>i * stride;
+      const slot = load<i32>(idx + (<usize>j << 2));
+      const i = order != 0 ? load<i32>(order + (<usize>slot << 2)) : slot;
+      const b = bundles + <usize>slot * stride;
       const o = <usize>i << 2;
       let hv: f32;
       if (mode == MODE_DOWN) {

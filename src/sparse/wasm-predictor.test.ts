@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { GGMLType, dequantize, quantize } from '../formats/quant/index.js';
-import { createWasmEngine, loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
+import { createWasmEngine, hotNeuronOrder, loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
 import { KernelEngine, loadModel } from '../model/index.js';
 import type { LoadedModel } from '../model/types.js';
 import { prefillThenDecode, relErr, type SessionFactory } from '../../test/conformance/helpers.js';
@@ -107,5 +107,23 @@ describe('WASM predictor mode', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('hot-neuron ordering', () => {
+  test('a permuted bundle order gives the same logits (lossless and predictor), and a non-permutation is refused', async () => {
+    const base = tinyModel({ activation: 'drelu', seed: 35, intermediate_size: 64 });
+    const model = withPredictors(base, tinyPredictors(base, { rank: 8, seed: 7 }));
+    const F = 64;
+    const counts = Array.from({ length: F }, (_, i) => (i * 37) % 11);
+    const order = Array.from({ length: model.config.num_hidden_layers }, () => hotNeuronOrder(counts));
+    assert.notDeepEqual([...order[0]!], Array.from({ length: F }, (_, i) => i));
+    for (const sparse of ['lossless', 'predictor'] as const) {
+      const plain = decodeOnly(await wasm(model, { threads: 2, sparse, sparseCrossover: 1 }));
+      const hot = decodeOnly(await wasm(model, { threads: 2, sparse, sparseCrossover: 1, neuronOrder: order }));
+      assert.ok(relErr(hot, plain) <= 1e-5, `${sparse}: ${relErr(hot, plain)}`);
+    }
+    const bad = [Int32Array.from({ length: F }, () => 0), order[1]!];
+    await assert.rejects(createWasmEngine(model, { sparse: 'lossless', neuronOrder: bad }), /not a permutation/);
   });
 });

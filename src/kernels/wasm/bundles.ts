@@ -76,7 +76,7 @@ export function planBundles(C: number, F: number, gate: TensorInfo, up: TensorIn
 
 /** Total bytes of a layer's bundles (+ descriptor). */
 export function bundleBytes(l: BundleLayout): number {
-  return l.F * l.stride + 64 + 64;
+  return l.F * l.stride + l.F * 4 + 64 + 64 + 64;
 }
 
 /** Reads tensors for bundle building (the engine's TensorSource). */
@@ -86,11 +86,25 @@ export interface BundleSource {
   readRows(name: string, r0: number, n: number, dst: Uint8Array): void;
 }
 
-/** A built layer: bundles and the 10-i32 descriptor `ffn_bundles` reads. */
+/** A built layer: bundles and the 11-i32 descriptor `ffn_bundles` reads. */
 export interface LayerBundles {
   layout: BundleLayout;
   ptr: number;
   desc: number;
+  /** Slot k of the bundles holds neuron order[k] (hot-neuron ordering); identity when none was given. */
+  order: Int32Array;
+  /** Identity order (no reordering table in wasm memory). */
+  identity: boolean;
+}
+
+/**
+ * Hot-neuron order for one layer (PowerInfer's neuron placement by activation frequency): neurons
+ * sorted by descending count, ties by index, so frequently active neurons sit together at the front
+ * of the bundles. `counts` (F) = activations per neuron from a profile (`relufy profile`).
+ */
+export function hotNeuronOrder(counts: ArrayLike<number>): Int32Array {
+  const order = Int32Array.from({ length: counts.length }, (_, i) => i);
+  return order.sort((a, b) => counts[b]! - counts[a]! || a - b);
 }
 
 /**
@@ -99,20 +113,34 @@ export interface LayerBundles {
  * the reference dequantizer; a quantized `ffn_down` is transposed and re-quantized (ggml's rounding).
  * @throws RelufyError when the memory is full or the down projection is missing.
  */
-export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, src: BundleSource, prefix: string, layout: BundleLayout): LayerBundles {
+export function buildBundles(
+  heap: WasmHeap, ex: WasmExports, staging: Staging, src: BundleSource, prefix: string, layout: BundleLayout, order?: Int32Array,
+): LayerBundles {
   const { C, F, stride } = layout;
+  if (order && (order.length !== F || new Set(order).size !== F || order.some((i) => i < 0 || i >= F)))
+    throw new RelufyError(`${prefix}: the hot-neuron order is not a permutation of ${F} neurons`);
+  const identity = !order || order.every((v, k) => v === k);
+  const ord = order ?? Int32Array.from({ length: F }, (_, i) => i);
+  const slotOf = new Int32Array(F);
+  ord.forEach((i, k) => (slotOf[i] = k));
   const ptr = heap.alloc(F * stride);
   heap.u8(ptr, F * stride).fill(0);
+  const at = (neuron: number, off: number) => ptr + slotOf[neuron]! * stride + off;
+  // quantized ggml rows of neurons r0..r0+n (staged) into their slots
+  const placeRows = (type: PackedType, off: number, r0: number, n: number, rowBytes: number) => {
+    if (identity) ex.bundle_rows(type, staging.ptr, n, C, at(r0, off), stride);
+    else for (let r = 0; r < n; r++) ex.bundle_rows(type, staging.ptr + r * rowBytes, 1, C, at(r0 + r, off), stride);
+  };
   // rows r0..r0+n of a part from float values (n x C)
   const putFloatRows = (type: PackedType, off: number, r0: number, n: number, rows: Float32Array) => {
     if (type === PackedType.F32) {
-      for (let r = 0; r < n; r++) heap.f32(ptr + (r0 + r) * stride + off, C).set(rows.subarray(r * C, (r + 1) * C));
+      for (let r = 0; r < n; r++) heap.f32(at(r0 + r, off), C).set(rows.subarray(r * C, (r + 1) * C));
       return;
     }
     const q = quantize(rows, [n, C], type === PackedType.Q8_0 ? GGMLType.Q8_0 : GGMLType.Q4_0).data;
     if (q.byteLength > staging.bytes) throw new RelufyError(`${prefix}: staging area too small for ${n} rows`);
     heap.u8(staging.ptr, q.byteLength).set(q);
-    ex.bundle_rows(type, staging.ptr, n, C, ptr + r0 * stride + off, stride);
+    placeRows(type, off, r0, n, q.byteLength / n);
   };
   const rowPart = (name: string, type: PackedType, off: number) => {
     const info = src.info(name)!;
@@ -130,7 +158,7 @@ export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, 
     for (let r0 = 0; r0 < F; r0 += step) {
       const n = Math.min(step, F - r0);
       src.readRows(info.name, r0, n, heap.u8(staging.ptr, n * rb));
-      ex.bundle_rows(type, staging.ptr, n, C, ptr + r0 * stride + off, stride);
+      placeRows(type, off, r0, n, rb);
     }
   };
   rowPart(prefix + 'ffn_gate.weight', layout.gateType, layout.gateOff);
@@ -153,8 +181,13 @@ export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, 
   } else if (src.info(downT)) {
     rowPart(downT, layout.downType, layout.downOff);
   } else throw new RelufyError(`${prefix}ffn_down.weight is missing`);
+  let orderPtr = 0;
+  if (!identity) {
+    orderPtr = heap.alloc(F * 4);
+    heap.i32(orderPtr, F).set(ord);
+  }
   const desc = heap.alloc(64);
-  const dd = heap.i32(desc, 10);
+  const dd = heap.i32(desc, 11);
   dd[0] = ptr | 0;
   dd[1] = stride;
   dd[2] = layout.gateType;
@@ -165,5 +198,6 @@ export function buildBundles(heap: WasmHeap, ex: WasmExports, staging: Staging, 
   dd[7] = layout.downOff;
   dd[8] = C;
   dd[9] = F;
-  return { layout, ptr, desc };
+  dd[10] = orderPtr;
+  return { layout, ptr, desc, order: ord, identity };
 }

@@ -56,6 +56,12 @@ export interface WasmEngineOptions {
    * predictors of that rank (their cost is real; their decision is replaced by the draw).
    */
   synthetic?: SyntheticSparsity;
+  /**
+   * Hot-neuron ordering (sparse modes): per layer, the neuron stored in each bundle slot (a permutation
+   * of 0..F-1, e.g. `hotNeuronOrder(profile counts)`), so frequently active neurons are contiguous in
+   * memory and read in one run. Results are unchanged.
+   */
+  neuronOrder?: Int32Array[];
   /** Collect per-layer FFN statistics (`ffnStats`); runs the FFN unfused (gate, up, glu, down). */
   stats?: boolean;
 }
@@ -267,6 +273,8 @@ export class WasmEngine implements Engine {
     const preds = Array.from({ length: L }, (_, l) => predInfo(l));
     const maxRank = Math.max(32, ...preds.map((p) => (p ? p.fc1.info.shape[0]! : 0)));
     const unfused = bundled || options.stats === true;
+    if (options.neuronOrder && options.neuronOrder.length !== L)
+      throw new UsageError('--hot-neurons', `the profile has ${options.neuronOrder.length} layers, the model ${L}`);
     const tied = !src.info('output.weight');
     const maxK = Math.max(C, F, qDim);
     const staging = Math.max(C >= 1024 ? 8 << 20 : 1 << 20, minStagingBytes(maxK));
@@ -319,7 +327,7 @@ export class WasmEngine implements Engine {
         writeDesc(s.heap, descs + 192, up, s.buf.u, F, false);
       }
       const layout = layouts[l];
-      const bundles = layout ? buildBundles(s.heap, s.ex, { ptr: stagings[m]!, bytes: staging }, src, `blk.${l}.`, layout) : undefined;
+      const bundles = layout ? buildBundles(s.heap, s.ex, { ptr: stagings[m]!, bytes: staging }, src, `blk.${l}.`, layout, options.neuronOrder?.[l]) : undefined;
       let pred: PackedPredictor | undefined;
       const pi = preds[l];
       if (pi) {

@@ -10,3 +10,4 @@ export { ThreadPool, SPIN_BUDGET } from './pool.js';
 export { planShards, checkFits, type ShardPlan } from './shard.js';
 export { sourceFromGguf, sourceFromModel, type TensorSource } from './source.js';
 export { PackedType, groupBytes, packedBytes } from './layout.js';
+export { hotNeuronOrder } from './bundles.js';

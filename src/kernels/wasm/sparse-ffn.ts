@@ -122,6 +122,7 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
   const idx = heap.i32(buf.idx, F);
   const nb = L.nb;
   const st = e.ffnStats;
+  const ord = L.bundles!.order; // slot -> neuron; lists hold slots in ascending (memory) order
   if (quant(lay.gateType) || quant(lay.upType)) ex.extend_i8(buf.nq, buf.n16, C);
 
   if (e.sparse === 'predictor') {
@@ -137,29 +138,27 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     else {
       const score = heap.f32(buf.score, F);
       const thr = e.predThreshold;
-      for (let i = 0; i < F; i++) if (score[i]! >= thr) idx[n++] = i;
+      for (let k = 0; k < F; k++) if (score[ord[k]!]! >= thr) idx[n++] = k;
     }
     if (n > limit) {
       // too many predicted neurons for sparse to pay: dense gate and up, h masked to the predicted set, dense down
       pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, 1]);
       ex.glu(buf.h, buf.g, buf.u, F, kind);
       const h = heap.f32(buf.h, F);
-      for (let j = 0, next = 0; j < F; j++) {
-        if (next < n && idx[next] === j) next++;
-        else h[j] = 0;
-      }
+      const keep = new Uint8Array(F);
+      for (let j = 0; j < n; j++) keep[ord[idx[j]!]!] = 1;
+      for (let i = 0; i < F; i++) if (!keep[i]) h[i] = 0;
       denseDownOne(e, L, s);
       if (st) st.record(l, n, n, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted: n, predictorBytes: P.bytes });
       return;
     }
     const h = heap.f32(buf.h, F);
     const g = heap.f32(buf.g, F);
-    for (let j = 0; j < n; j++) h[idx[j]!] = 0;
     runBundles(e, L, s, kind, n, MODE_GATE, force);
     if (st) {
       let upRows = 0, active = 0;
       for (let j = 0; j < n; j++) {
-        const i = idx[j]!;
+        const i = ord[idx[j]!]!;
         if (force || kind === 0 || g[i]! > 0) upRows++;
         if (force || h[i] !== 0) active++;
       }
@@ -174,7 +173,7 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
   const g = heap.f32(buf.g, F);
   let gateActive = 0;
   if (force) gateActive = drawActive(e, idx, F);
-  else for (let i = 0; i < F; i++) if (g[i]! > 0) idx[gateActive++] = i;
+  else for (let k = 0; k < F; k++) if (g[ord[k]!]! > 0) idx[gateActive++] = k;
   const sparseUp = gateActive <= limit;
   let active = 0;
   let sparseDown: boolean;
@@ -182,12 +181,12 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     runBundles(e, L, s, kind, gateActive, MODE_UP, force);
     sparseDown = true;
     const h = heap.f32(buf.h, F);
-    for (let j = 0; j < gateActive; j++) if (force || h[idx[j]!] !== 0) active++;
+    for (let j = 0; j < gateActive; j++) if (force || h[ord[idx[j]!]!] !== 0) active++;
   } else {
     pool.run(m, 'matmul_multi', [L.descs + 192, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
     ex.glu(buf.h, buf.g, buf.u, F, kind);
     const h = heap.f32(buf.h, F);
-    for (let i = 0; i < F; i++) if (h[i] !== 0) idx[active++] = i;
+    for (let k = 0; k < F; k++) if (h[ord[k]!] !== 0) idx[active++] = k;
     sparseDown = active <= limit || !L.down;
     if (sparseDown) runBundles(e, L, s, kind, active, MODE_DOWN, force);
     else {
