@@ -12,7 +12,7 @@
 // the thread count), each part accumulates into its own partial output in list order, and the
 // partials are added in part order by one thread (add_partials). No unsynchronized shared
 // accumulation (PowerInfer's AXPY race, shared/docs/powerinfer-and-gguf.md 1.5 item 5).
-import { PT_F32, PT_Q8_0, QK, splitStart, f16x4, f16ToF32, hsum4i, hsumf, madd } from './common';
+import { PT_F32, PT_Q8_0, QK, splitStart, f16ToF32, hsum4f, hsum4i, madd } from './common';
 import { gluOne } from './ops';
 
 /** Fixed number of partial outputs (must match SPARSE_PARTS in src/kernels/wasm/bundles.ts). */
@@ -28,43 +28,7 @@ const PARTS: i32 = 8;
   return <usize>((((C / QK) << 1) + 15) & ~15);
 }
 
-// ---- dots of one row part with the FFN input ---------------------------------------------------
-
-@inline function dotF32(row: usize, x: usize, C: i32): f32 {
-  const C8 = C >> 3;
-  let a = f32x4.splat(0);
-  let b = f32x4.splat(0);
-  let p = row;
-  let xp = x;
-  for (let c = 0; c < C8; c++) {
-    a = madd(v128.load(p, 0), v128.load(xp, 0), a);
-    b = madd(v128.load(p, 16), v128.load(xp, 16), b);
-    p += 32;
-    xp += 32;
-  }
-  if (C & 4) {
-    a = madd(v128.load(p), v128.load(xp), a);
-    p += 16;
-    xp += 16;
-  }
-  let s = hsumf(f32x4.add(a, b));
-  const tail = C & 3;
-  for (let k = 0; k < tail; k++) {
-    s += load<f32>(p) * load<f32>(xp);
-    p += 4;
-    xp += 4;
-  }
-  return s;
-}
-
-/** i32x4 partial sums of one 32-value int8 block against x pre-extended to int16 (64 bytes). */
-@inline function blockQ8(w: usize, x16: usize): v128 {
-  const w0 = v128.load(w, 0);
-  const w1 = v128.load(w, 16);
-  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(x16, 0)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(x16, 16)));
-  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(x16, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(x16, 48)));
-  return i32x4.add(a, b);
-}
+// ---- dots of row parts with the FFN input ----------------------------------------------------------
 
 /** i32x4 partial sums of one Q4_0 block (16 bytes of unsigned nibbles, without the -8) against x. */
 @inline function blockQ4(w: usize, xq: usize, x16: usize): v128 {
@@ -80,52 +44,137 @@ const PARTS: i32 = 8;
   return i32x4.add(a, b);
 }
 
-@inline function sum4(v: v128): i32 {
-  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+/** f32x4 of four IEEE half floats held in the low 16 bits of the i32 lanes of h (scales only: no inf/NaN). */
+@inline function f16lanes(h: v128): v128 {
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  const em = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  return v128.or(f32x4.mul(em, f32x4.splat(<f32>5.192296858534828e33)), sign);
 }
 
 /**
- * dot(quantized row part at p, x): x as int8 blocks xq (C), their int16 extension x16 (C), scales
- * xd (nb f32) and sums xs (nb i32). Blocks are taken four at a time (one f16x4 of scales).
+ * The dots of four quantized row parts (same type) with x, as [d0, d1, d2, d3]: the x block is
+ * loaded once for the four rows, and the four rows are four concurrent memory streams (random rows
+ * are latency-bound; shared/docs/kernel-notes.md section 4).
  */
-function dotQuant(type: i32, p: usize, C: i32, xq: usize, x16: usize, xd: usize, xs: usize): f32 {
+function dotQuant4(type: i32, p0: usize, p1: usize, p2: usize, p3: usize, C: i32, xq: usize, x16: usize, xd: usize, xs: usize): v128 {
   const nb = C / QK;
-  const qs = p + scaleBytes(C);
-  const q8 = type == PT_Q8_0;
-  const bb: usize = q8 ? 32 : 16;
+  const sb = scaleBytes(C);
+  const q0 = p0 + sb, q1 = p1 + sb, q2 = p2 + sb, q3 = p3 + sb;
   let acc = f32x4.splat(0);
-  let b = 0;
-  for (; b + 4 <= nb; b += 4) {
+  for (let b = 0; b < nb; b++) {
     const o = <usize>b;
+    const xb = x16 + (o << 6);
     let s: v128;
-    if (q8) {
-      s = hsum4i(blockQ8(qs + o * 32, x16 + o * 64), blockQ8(qs + o * 32 + 32, x16 + o * 64 + 64),
-        blockQ8(qs + o * 32 + 64, x16 + o * 64 + 128), blockQ8(qs + o * 32 + 96, x16 + o * 64 + 192));
+    if (type == PT_Q8_0) {
+      const x0 = v128.load(xb, 0), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+      s = hsum4i(rowQ8x(q0 + (o << 5), x0, x1, x2, x3), rowQ8x(q1 + (o << 5), x0, x1, x2, x3),
+        rowQ8x(q2 + (o << 5), x0, x1, x2, x3), rowQ8x(q3 + (o << 5), x0, x1, x2, x3));
     } else {
-      s = hsum4i(blockQ4(qs + o * 16, xq + o * 32, x16 + o * 64), blockQ4(qs + o * 16 + 16, xq + o * 32 + 32, x16 + o * 64 + 64),
-        blockQ4(qs + o * 16 + 32, xq + o * 32 + 64, x16 + o * 64 + 128), blockQ4(qs + o * 16 + 48, xq + o * 32 + 96, x16 + o * 64 + 192));
-      s = i32x4.sub(s, i32x4.shl(v128.load(xs + (o << 2)), 3));
+      s = hsum4i(blockQ4(q0 + (o << 4), xq + (o << 5), xb), blockQ4(q1 + (o << 4), xq + (o << 5), xb),
+        blockQ4(q2 + (o << 4), xq + (o << 5), xb), blockQ4(q3 + (o << 4), xq + (o << 5), xb));
+      s = i32x4.sub(s, i32x4.shl(v128.load32_splat(xs + (o << 2)), 3));
     }
-    const sc = f32x4.mul(f16x4(p + (o << 1)), v128.load(xd + (o << 2)));
-    acc = madd(f32x4.convert_i32x4_s(s), sc, acc);
+    let h = i32x4.splat(load<u16>(p0 + (o << 1)));
+    h = i32x4.replace_lane(h, 1, load<u16>(p1 + (o << 1)));
+    h = i32x4.replace_lane(h, 2, load<u16>(p2 + (o << 1)));
+    h = i32x4.replace_lane(h, 3, load<u16>(p3 + (o << 1)));
+    acc = madd(f32x4.convert_i32x4_s(s), f32x4.mul(f16lanes(h), v128.load32_splat(xd + (o << 2))), acc);
   }
-  let r = hsumf(acc);
-  for (; b < nb; b++) {
+  return acc;
+}
+
+/** Second result of dotQuant8 (per module instance, i.e. per thread). */
+let upDots: v128 = f32x4.splat(0);
+
+/**
+ * Gate and up dots of four neurons in one pass (eight concurrent row streams, x loaded once per
+ * block): returns the four gate dots; the four up dots are left in `upDots`. Q8_0 / Q4_0 parts of one type.
+ */
+function dotQuant8(type: i32, g0: usize, g1: usize, g2: usize, g3: usize, upOff: usize, C: i32, xq: usize, x16: usize, xd: usize, xs: usize): v128 {
+  const nb = C / QK;
+  const sb = scaleBytes(C);
+  const q0 = g0 + sb, q1 = g1 + sb, q2 = g2 + sb, q3 = g3 + sb;
+  let accG = f32x4.splat(0);
+  let accU = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
     const o = <usize>b;
-    let s: i32;
-    if (q8) s = sum4(blockQ8(qs + o * bb, x16 + o * 64));
-    else s = sum4(blockQ4(qs + o * bb, xq + o * 32, x16 + o * 64)) - (load<i32>(xs + (o << 2)) << 3);
-    r += <f32>s * f16ToF32(load<u16>(p + (o << 1))) * load<f32>(xd + (o << 2));
+    const xb = x16 + (o << 6);
+    let sg: v128, su: v128;
+    if (type == PT_Q8_0) {
+      const x0 = v128.load(xb, 0), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+      const w = o << 5;
+      sg = hsum4i(rowQ8x(q0 + w, x0, x1, x2, x3), rowQ8x(q1 + w, x0, x1, x2, x3), rowQ8x(q2 + w, x0, x1, x2, x3), rowQ8x(q3 + w, x0, x1, x2, x3));
+      su = hsum4i(rowQ8x(q0 + upOff + w, x0, x1, x2, x3), rowQ8x(q1 + upOff + w, x0, x1, x2, x3),
+        rowQ8x(q2 + upOff + w, x0, x1, x2, x3), rowQ8x(q3 + upOff + w, x0, x1, x2, x3));
+    } else {
+      const w = o << 4, xo = xq + (o << 5);
+      const off8 = i32x4.shl(v128.load32_splat(xs + (o << 2)), 3);
+      sg = i32x4.sub(hsum4i(blockQ4(q0 + w, xo, xb), blockQ4(q1 + w, xo, xb), blockQ4(q2 + w, xo, xb), blockQ4(q3 + w, xo, xb)), off8);
+      su = i32x4.sub(hsum4i(blockQ4(q0 + upOff + w, xo, xb), blockQ4(q1 + upOff + w, xo, xb), blockQ4(q2 + upOff + w, xo, xb), blockQ4(q3 + upOff + w, xo, xb)), off8);
+    }
+    const xs1 = v128.load32_splat(xd + (o << 2));
+    const so = o << 1;
+    let hg = i32x4.splat(load<u16>(g0 + so));
+    hg = i32x4.replace_lane(hg, 1, load<u16>(g1 + so));
+    hg = i32x4.replace_lane(hg, 2, load<u16>(g2 + so));
+    hg = i32x4.replace_lane(hg, 3, load<u16>(g3 + so));
+    let hu = i32x4.splat(load<u16>(g0 + upOff + so));
+    hu = i32x4.replace_lane(hu, 1, load<u16>(g1 + upOff + so));
+    hu = i32x4.replace_lane(hu, 2, load<u16>(g2 + upOff + so));
+    hu = i32x4.replace_lane(hu, 3, load<u16>(g3 + upOff + so));
+    accG = madd(f32x4.convert_i32x4_s(sg), f32x4.mul(f16lanes(hg), xs1), accG);
+    accU = madd(f32x4.convert_i32x4_s(su), f32x4.mul(f16lanes(hu), xs1), accU);
+  }
+  upDots = accU;
+  return accG;
+}
+
+/** i32x4 partial sums of one Q8_0 block (32 int8 at w) against x given as four i16x8. */
+@inline function rowQ8x(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const w0 = v128.load(w, 0);
+  const w1 = v128.load(w, 16);
+  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), x1));
+  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), x3));
+  return i32x4.add(a, b);
+}
+
+/** The dots of four F32 row parts with x, as [d0, d1, d2, d3]. */
+function dotF32x4(p0: usize, p1: usize, p2: usize, p3: usize, C: i32, x: usize): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const C4 = C & ~3;
+  for (let c = 0; c < C4; c += 4) {
+    const o = <usize>c << 2;
+    const xv = v128.load(x + o);
+    a0 = madd(v128.load(p0 + o), xv, a0);
+    a1 = madd(v128.load(p1 + o), xv, a1);
+    a2 = madd(v128.load(p2 + o), xv, a2);
+    a3 = madd(v128.load(p3 + o), xv, a3);
+  }
+  let r = hsum4f(a0, a1, a2, a3);
+  for (let c = C4; c < C; c++) {
+    const o = <usize>c << 2;
+    const xv = v128.load32_splat(x + o);
+    let w = f32x4.splat(load<f32>(p0 + o));
+    w = f32x4.replace_lane(w, 1, load<f32>(p1 + o));
+    w = f32x4.replace_lane(w, 2, load<f32>(p2 + o));
+    w = f32x4.replace_lane(w, 3, load<f32>(p3 + o));
+    r = madd(w, xv, r);
   }
   return r;
 }
 
-@inline function dotPart(type: i32, p: usize, C: i32, x: usize, xq: usize, x16: usize, xd: usize, xs: usize): f32 {
-  if (type == PT_F32) return dotF32(p, x, C);
-  return dotQuant(type, p, C, xq, x16, xd, xs);
+@inline function dotParts4(type: i32, p0: usize, p1: usize, p2: usize, p3: usize, C: i32, x: usize, xq: usize, x16: usize, xd: usize, xs: usize): v128 {
+  if (type == PT_F32) return dotF32x4(p0, p1, p2, p3, C, x);
+  return dotQuant4(type, p0, p1, p2, p3, C, xq, x16, xd, xs);
 }
 
-// ---- down accumulation ---------------------------------------------------------------------------
+/** Lane k (0..3, not constant) of an f32x4. */
+@inline function laneF(v: v128, k: i32): f32 {
+  if (k == 0) return f32x4.extract_lane(v, 0);
+  if (k == 1) return f32x4.extract_lane(v, 1);
+  if (k == 2) return f32x4.extract_lane(v, 2);
+  return f32x4.extract_lane(v, 3);
+}
 
 /** f32x4 of the 4 int8 lanes k..k+3 (k = 0, 4, 8, 12) of v. */
 @inline function lanesF32(v: v128, k: i32): v128 {
@@ -229,54 +278,113 @@ export function ffn_bundles(
   const order = <usize>dI(desc, 10);
   const rowBytes = <usize>C << 2;
   const relu = kind != 0 && force == 0;
+  // predictor mode on quantized weights: gate and up rows of four neurons in one pass (the up row of
+  // a neuron whose gate is <= 0 is read too: one stream of 8 rows is faster than skipping it)
+  const fused = mode == MODE_GATE && gateType == upType && gateType != PT_F32 && upOff > gateOff;
   const p0 = splitStart(PARTS, ith, nth);
   const p1 = splitStart(PARTS, ith + 1, nth);
   for (let p = p0; p < p1; p++) {
     const y = partials + <usize>p * rowBytes;
     memory.fill(y, 0, rowBytes);
     // down rows are accumulated four at a time (one pass over y), in list order
-    let q0: usize = 0, q1: usize = 0, q2: usize = 0;
+    let d0: usize = 0, d1: usize = 0, d2: usize = 0;
     let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0;
     let pending = 0;
     const j1 = splitStart(n, p + 1, PARTS);
-    for (let j = splitStart(n, p, PARTS); j < j1; j++) {
-      const slot = load<i32>(idx + (<usize>j << 2));
-      const i = order != 0 ? load<i32>(order + (<usize>slot << 2)) : slot;
-      const b = bundles + <usize>slot * stride;
-      const o = <usize>i << 2;
-      let hv: f32;
+    // listed neurons in groups of four: their gate rows, then the up rows still needed, are read
+    // together (four concurrent streams, one load of x per block)
+    for (let j = splitStart(n, p, PARTS); j < j1; j += 4) {
+      const cnt = min(4, j1 - j);
+      let b0: usize = 0, b1: usize = 0, b2: usize = 0, b3: usize = 0;
+      let i0: usize = 0, i1: usize = 0, i2: usize = 0, i3: usize = 0;
+      for (let k = 0; k < 4; k++) {
+        const slot = load<i32>(idx + (<usize>(j + min(k, cnt - 1)) << 2));
+        const i = <usize>(order != 0 ? load<i32>(order + (<usize>slot << 2)) : slot);
+        const b = bundles + <usize>slot * stride;
+        if (k == 0) { b0 = b; i0 = i; } else if (k == 1) { b1 = b; i1 = i; } else if (k == 2) { b2 = b; i2 = i; } else { b3 = b; i3 = i; }
+      }
+      let hv = f32x4.splat(0);
       if (mode == MODE_DOWN) {
-        hv = load<f32>(h + o);
+        hv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(h + (i0 << 2))), 1, load<f32>(h + (i1 << 2))),
+          2, load<f32>(h + (i2 << 2))), 3, load<f32>(h + (i3 << 2)));
       } else {
-        let gv: f32;
-        if (mode == MODE_GATE) {
-          gv = dotPart(gateType, b + gateOff, C, x, xq, x16, xd, xs);
-          store<f32>(g + o, gv);
-        } else gv = load<f32>(g + o);
-        if (relu && gv <= 0) {
-          store<f32>(h + o, 0);
-          continue;
+        let gv: v128;
+        let fusedUp = false;
+        if (mode == MODE_GATE && fused) {
+          gv = dotQuant8(gateType, b0 + gateOff, b1 + gateOff, b2 + gateOff, b3 + gateOff, upOff - gateOff, C, xq, x16, xd, xs);
+          fusedUp = true;
+          store<f32>(g + (i0 << 2), f32x4.extract_lane(gv, 0));
+          if (cnt > 1) store<f32>(g + (i1 << 2), f32x4.extract_lane(gv, 1));
+          if (cnt > 2) store<f32>(g + (i2 << 2), f32x4.extract_lane(gv, 2));
+          if (cnt > 3) store<f32>(g + (i3 << 2), f32x4.extract_lane(gv, 3));
+        } else if (mode == MODE_GATE) {
+          gv = dotParts4(gateType, b0 + gateOff, b1 + gateOff, b2 + gateOff, b3 + gateOff, C, x, xq, x16, xd, xs);
+          store<f32>(g + (i0 << 2), f32x4.extract_lane(gv, 0));
+          if (cnt > 1) store<f32>(g + (i1 << 2), f32x4.extract_lane(gv, 1));
+          if (cnt > 2) store<f32>(g + (i2 << 2), f32x4.extract_lane(gv, 2));
+          if (cnt > 3) store<f32>(g + (i3 << 2), f32x4.extract_lane(gv, 3));
+        } else {
+          gv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(g + (i0 << 2))), 1, load<f32>(g + (i1 << 2))),
+            2, load<f32>(g + (i2 << 2))), 3, load<f32>(g + (i3 << 2)));
         }
-        hv = gluOne(gv, dotPart(upType, b + upOff, C, x, xq, x16, xd, xs), kind);
-        store<f32>(h + o, hv);
+        // up rows of the neurons that can be non-zero (ReLU family: gate > 0), compacted to the front
+        let u0: usize = 0, u1: usize = 0, u2: usize = 0, u3: usize = 0;
+        let which = 0; // lane k of the up result belongs to group member (which >> 2k) & 3
+        let m = 0;
+        if (fusedUp) {
+          const uv = upDots;
+          for (let k = 0; k < cnt; k++) {
+            const gk = laneF(gv, k);
+            const v = relu && gk <= 0 ? <f32>0 : gluOne(gk, laneF(uv, k), kind);
+            if (k == 0) hv = f32x4.replace_lane(hv, 0, v);
+            else if (k == 1) hv = f32x4.replace_lane(hv, 1, v);
+            else if (k == 2) hv = f32x4.replace_lane(hv, 2, v);
+            else hv = f32x4.replace_lane(hv, 3, v);
+          }
+        }
+        for (let k = 0; k < cnt && !fusedUp; k++) {
+          if (relu && laneF(gv, k) <= 0) continue;
+          const bu = (k == 0 ? b0 : k == 1 ? b1 : k == 2 ? b2 : b3) + upOff;
+          if (m == 0) { u0 = bu; u1 = bu; u2 = bu; u3 = bu; } else if (m == 1) u1 = bu; else if (m == 2) u2 = bu; else u3 = bu;
+          which |= k << (m << 1);
+          m++;
+        }
+        if (m > 0) {
+          const uv = dotParts4(upType, u0, u1, u2, u3, C, x, xq, x16, xd, xs);
+          for (let t = 0; t < m; t++) {
+            const k = (which >> (t << 1)) & 3;
+            const v = gluOne(laneF(gv, k), laneF(uv, t), kind);
+            if (k == 0) hv = f32x4.replace_lane(hv, 0, v);
+            else if (k == 1) hv = f32x4.replace_lane(hv, 1, v);
+            else if (k == 2) hv = f32x4.replace_lane(hv, 2, v);
+            else hv = f32x4.replace_lane(hv, 3, v);
+          }
+        }
+        store<f32>(h + (i0 << 2), f32x4.extract_lane(hv, 0));
+        if (cnt > 1) store<f32>(h + (i1 << 2), f32x4.extract_lane(hv, 1));
+        if (cnt > 2) store<f32>(h + (i2 << 2), f32x4.extract_lane(hv, 2));
+        if (cnt > 3) store<f32>(h + (i3 << 2), f32x4.extract_lane(hv, 3));
       }
-      if (hv == 0 && force == 0) continue;
-      const d = b + downOff;
-      if (pending == 0) { q0 = d; a0 = hv; }
-      else if (pending == 1) { q1 = d; a1 = hv; }
-      else if (pending == 2) { q2 = d; a2 = hv; }
-      else {
-        if (downType == PT_F32) axpyF32Rows4(y, q0, q1, q2, d, a0, a1, a2, hv, C);
-        else axpyQuantRows4(downType, y, q0, q1, q2, d, a0, a1, a2, hv, C);
-        pending = -1;
+      for (let k = 0; k < cnt; k++) {
+        const a = laneF(hv, k);
+        if (a == 0 && force == 0) continue;
+        const d = (k == 0 ? b0 : k == 1 ? b1 : k == 2 ? b2 : b3) + downOff;
+        if (pending == 0) { d0 = d; a0 = a; }
+        else if (pending == 1) { d1 = d; a1 = a; }
+        else if (pending == 2) { d2 = d; a2 = a; }
+        else {
+          if (downType == PT_F32) axpyF32Rows4(y, d0, d1, d2, d, a0, a1, a2, a, C);
+          else axpyQuantRows4(downType, y, d0, d1, d2, d, a0, a1, a2, a, C);
+          pending = -1;
+        }
+        pending++;
       }
-      pending++;
     }
     if (pending > 0) {
-      if (pending < 2) { q1 = q0; a1 = 0; }
-      if (pending < 3) { q2 = q0; a2 = 0; }
-      if (downType == PT_F32) axpyF32Rows4(y, q0, q1, q2, q0, a0, a1, a2, 0, C);
-      else axpyQuantRows4(downType, y, q0, q1, q2, q0, a0, a1, a2, 0, C);
+      if (pending < 2) { d1 = d0; a1 = 0; }
+      if (pending < 3) { d2 = d0; a2 = 0; }
+      if (downType == PT_F32) axpyF32Rows4(y, d0, d1, d2, d0, a0, a1, a2, 0, C);
+      else axpyQuantRows4(downType, y, d0, d1, d2, d0, a0, a1, a2, 0, C);
     }
   }
 }
