@@ -7,8 +7,10 @@ import { register as registerEval } from './commands/eval.js';
 import { register as registerGenerate } from './commands/generate.js';
 import { register as registerInfo } from './commands/info.js';
 import { register as registerPerplexity } from './commands/perplexity.js';
+import { register as registerProfile } from './commands/profile.js';
 import { register as registerTokenize } from './commands/tokenize.js';
 import { register as registerTrain } from './commands/train.js';
+import { register as registerTrainPredictor } from './commands/train-predictor.js';
 
 /** Builds the `relufy` program (exported for tests). */
 export function buildProgram(): Command {
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPerplexity(program);
   registerBench(program);
+  registerProfile(program);
+  registerTrainPredictor(program);
   return program;
 }
 
