@@ -30,6 +30,11 @@ export interface EngineOptions {
   sparseThreshold?: number;
   /** Collect per-layer FFN sparsity statistics (`Engine.ffnStats`). */
   stats?: boolean;
+  /**
+   * Hot-neuron ordering: an activation profile (`relufy profile` JSON) whose per-neuron counts order
+   * each layer's neuron bundles, most active first (wasm sparse modes; results are unchanged).
+   */
+  hotNeurons?: string;
   /** Path of a tokenizer when the model file has none (llama2.c .bin). */
   tokenizer?: string;
 }

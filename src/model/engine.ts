@@ -115,7 +115,19 @@ export async function loadEngine(path: string, options: EngineOptions = {}): Pro
     return loadWasmEngine(path, {
       threads: options.threads, tokenizer: options.tokenizer,
       sparse, sparseCrossover: options.sparseCrossover, sparseThreshold: options.sparseThreshold, stats: options.stats,
+      neuronOrder: options.hotNeurons === undefined ? undefined : await hotNeuronOrders(options.hotNeurons, sparse),
     });
   }
   throw new UsageError('--backend', `unknown backend ${JSON.stringify(backend)} (available: wasm, ref)`);
+}
+
+/**
+ * Per-layer hot-neuron orders from an activation profile (most active neuron first).
+ * @throws UsageError without a sparse mode; FormatError for a malformed profile.
+ */
+async function hotNeuronOrders(path: string, sparse: string): Promise<Int32Array[]> {
+  if (sparse === 'off') throw new UsageError('--hot-neurons', 'orders the neuron bundles of a sparse mode; add --sparse lossless or predictor');
+  const { readProfile } = await import('../sparse/profile.js');
+  const { hotNeuronOrder } = await import('../kernels/wasm/bundles.js');
+  return readProfile(path).layers.map((l) => hotNeuronOrder(l.counts));
 }

@@ -97,10 +97,10 @@ describe('WASM predictor mode', () => {
           assert.equal(e.predThreshold, sparse === 'predictor' ? Math.fround(0.1) : e.predThreshold);
           const got = decodeOnly(e);
           assert.ok(relErr(got, want) <= 1e-4, `${sparse} ${threads}T: ${relErr(got, want)}`);
-          // prefill (T > 1) of a file without ffn_down runs down through the bundles
+          // prefill (T > 1): predictor masks over the batch; down through the bundles (no ffn_down in the file)
           const s = e.createSession({ capacity: 16 });
           const pre = s.forward(TOKENS.slice(0, 6), { allLogits: true });
-          const refPre = new KernelEngine(file).createSession({ capacity: 16 }).forward(TOKENS.slice(0, 6), { allLogits: true });
+          const refPre = new KernelEngine(file, undefined, { sparse }).createSession({ capacity: 16 }).forward(TOKENS.slice(0, 6), { allLogits: true });
           assert.ok(relErr(pre, refPre) <= 1e-4, `prefill ${sparse} ${threads}T: ${relErr(pre, refPre)}`);
         }
       }

@@ -25,6 +25,7 @@ interface GenerateFlags {
   backend: 'ref' | 'wasm';
   sparse: 'off' | 'lossless' | 'predictor';
   sparseCrossover?: number;
+  hotNeurons?: string;
   sparseThreshold?: number;
   stats?: boolean;
   reversePrompt?: string[];
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option('--sparse <mode>', 'FFN execution: off (dense), lossless (ReLU-family models: skip neurons whose output is exactly 0) or predictor (models with PowerInfer activation predictors, e.g. PWRI files: compute only the neurons the predictor marks active)', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
     .option('--sparse-crossover <f>', `lossless: per layer and token, read every up row (down column) when more than this fraction of the neurons has gate > 0 (h != 0) (default ${DEFAULT_SPARSE_CROSSOVER})`, floatOption('--sparse-crossover', 0, 1))
     .option('--sparse-threshold <f>', 'predictor mode: a neuron is computed iff its predictor score fc2·relu(fc1·x) >= this (overrides the file\'s powerinfer.sparse_threshold; default that, else 0)', floatOption('--sparse-threshold'))
+    .option('--hot-neurons <profile>', 'order each layer\'s neuron bundles by activation frequency from a `relufy profile` JSON (sparse modes, wasm backend; same output)')
     .option('--stats', 'print per-layer FFN statistics to stderr: active-neuron fraction (mean, min, max over tokens) and FFN bytes read vs dense')
     .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
     .option('--ignore-eos', 'keep generating after the end-of-sequence token')
@@ -80,6 +82,7 @@ export function register(program: Command): void {
       const engine = await loadEngine(flags.model, {
         backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer,
         sparse: flags.sparse, sparseCrossover: flags.sparseCrossover, sparseThreshold: flags.sparseThreshold, stats: flags.stats,
+        hotNeurons: flags.hotNeurons,
       });
       engine.ffnStats?.reset();
       const out = process.stdout;

@@ -10,7 +10,7 @@ import type { Tokenizer } from '../../tokenizer/types.js';
 import { checkCrossover, DEFAULT_SPARSE_CROSSOVER, requireReluFamily } from '../../sparse/lossless.js';
 import { DEFAULT_PRED_THRESHOLD } from '../../sparse/predictor.js';
 import { buildBundles, bundleBytes, planBundles, SPARSE_PARTS, type LayerBundles } from './bundles.js';
-import { bundleDown, sparseFfnStep, syntheticPredictor, type SyntheticSparsity } from './sparse-ffn.js';
+import { bundleDown, predictorBatch, sparseFfnStep, syntheticPredictor, type SyntheticSparsity } from './sparse-ffn.js';
 import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../../sparse/stats.js';
 import { MAX_MEMORY_BYTES, WasmHeap } from './heap.js';
 import { GLU_CODE, PackedType } from './layout.js';
@@ -89,7 +89,7 @@ interface Buffers {
   logits: number;
   /** Unfused FFN (stats or sparse): gate (B, F), up (B, F), neuron list (F i32), SPARSE_PARTS partial outputs (C); 0 otherwise. */
   g: number; u: number; idx: number; parts: number;
-  /** Sparse: FFN input as int16 (C), predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
+  /** Sparse: FFN input as int16 (C); per batch row: predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
   n16: number; pxq: number; pxd: number; pxs: number; pr: number; prq: number; prd: number; prs: number; score: number;
 }
 
@@ -473,7 +473,7 @@ function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: num
   return B * (r(C * 4) * 2 + r(C) + 2 * r(blocks(C)) + r((qDim + 2 * kvDim) * 4) + r(qDim * 4) + r(qDim) + 2 * r(blocks(qDim)) +
     r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64 +
     (unfused ? 2 * B * r(F * 4) + r(F * 4) + SPARSE_PARTS * r(C * 4) + 4 * 64 +
-      r(C * 2) + r(C) + 2 * r(blocks(C)) + r(maxRank * 4) + r(maxRank) + 2 * r(blocks(maxRank)) + r(F * 4) + 10 * 64 : 0);
+      r(C * 2) + B * (r(C) + 2 * r(blocks(C)) + r(maxRank * 4) + r(maxRank) + 2 * r(blocks(maxRank)) + r(F * 4)) + 10 * 64 : 0);
 }
 
 function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number, maxContext: number, withLogits: boolean, unfused: boolean, maxRank: number): Buffers {
@@ -495,8 +495,8 @@ function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number
     logits: withLogits ? heap.alloc(B * c.vocab_size * 4) : 0,
     g: unfused ? heap.alloc(B * F * 4) : 0, u: unfused ? heap.alloc(B * F * 4) : 0,
     idx: unfused ? heap.alloc(F * 4) : 0, parts: unfused ? heap.alloc(SPARSE_PARTS * C * 4) : 0,
-    n16: u(C * 2), pxq: u(C), pxd: u(blocks(C)), pxs: u(blocks(C)),
-    pr: u(maxRank * 4), prq: u(maxRank), prd: u(blocks(maxRank)), prs: u(blocks(maxRank)), score: u(F * 4),
+    n16: u(C * 2), pxq: u(B * C), pxd: u(B * blocks(C)), pxs: u(B * blocks(C)),
+    pr: u(B * maxRank * 4), prq: u(B * maxRank), prd: u(B * blocks(maxRank)), prs: u(B * blocks(maxRank)), score: u(B * F * 4),
   };
 }
 
@@ -632,6 +632,8 @@ export class WasmSession implements InferenceSession {
       };
       if (e.sparse !== 'off' && T === 1) {
         sparseFfnStep(e, l, L, s, kind);
+      } else if (e.sparse === 'predictor') {
+        predictorBatch(e, l, L, s, kind, T);
       } else if (e.ffnStats) {
         // telemetry needs the gate: gate and up (adjacent descriptors, one dispatch), then glu, then down
         pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);

@@ -199,3 +199,56 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     st.record(l, active, gateActive, read, F * (nb.gate + nb.up + nb.down), sparseUp, sparseDown);
   }
 }
+
+/**
+ * Predictor mode for a batch of T tokens (prefill, perplexity): gate and up densely, h zeroed outside
+ * each token's predicted set (score >= threshold; synthetic: a drawn set), then the dense down product
+ * (or the bundles for ffn_down_t-only files). Same result as T decode steps.
+ */
+export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, T: number): void {
+  const F = e.config.intermediate_size, C = e.config.hidden_size;
+  const { buf, heap, ex } = s;
+  const m = L.mem;
+  const pool = e.pool;
+  const P = L.pred!;
+  const R = P.fc1.O;
+  if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, (T * C) / 32, 0, 1);
+  pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, T]);
+  ex.relu_inplace(buf.pr, T * R);
+  if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, (T * R) / 32, 0, 1);
+  pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, T]);
+  pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);
+  ex.glu(buf.h, buf.g, buf.u, T * F, kind);
+  const h = heap.f32(buf.h, T * F);
+  const score = heap.f32(buf.score, T * F);
+  const g = heap.f32(buf.g, T * F);
+  const idx = heap.i32(buf.idx, F);
+  const st = e.ffnStats;
+  const nb = L.nb;
+  for (let t = 0; t < T; t++) {
+    const o = t * F;
+    let predicted = 0, active = 0, gateActive = 0;
+    if (e.synthetic) {
+      predicted = drawActive(e, idx, F);
+      const keep = new Uint8Array(F);
+      for (let j = 0; j < predicted; j++) keep[idx[j]!] = 1;
+      for (let i = 0; i < F; i++) if (!keep[i]) h[o + i] = 0;
+    } else {
+      const thr = e.predThreshold;
+      for (let i = 0; i < F; i++) {
+        if (score[o + i]! >= thr) predicted++;
+        else h[o + i] = 0;
+      }
+    }
+    if (st) {
+      for (let i = 0; i < F; i++) {
+        if (h[o + i] !== 0) active++;
+        if (g[o + i]! > 0) gateActive++;
+      }
+      st.record(l, active, gateActive, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted, predictorBytes: P.bytes });
+    }
+  }
+  if (!L.down) return bundleDown(e, L, s, T);
+  if (quant(L.down.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, (T * F) / 32, 0, 1);
+  pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+}
