@@ -2,12 +2,11 @@
 // (dense and lossless) and the WASM dense path, on 1 and 2 threads.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { GGMLType, dequantize, quantize } from '../formats/quant/index.js';
-import { createWasmEngine, loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
 import { argmax, KernelEngine, loadModel } from '../model/index.js';
 import type { LoadedModel } from '../model/types.js';
-import { prefillThenDecode, relErr, type SessionFactory } from '../../test/conformance/helpers.js';
+import { prefillThenDecode, relErr, wasmEngineFactory, type SessionFactory } from '../../test/conformance/helpers.js';
 import { tinyModel } from '../../test/fixtures/tiny-model.js';
 import { REPO_ROOT } from '../../test/paths.js';
 
@@ -19,15 +18,7 @@ const DECODE = [280, 265, 272, 257, 290, 261, 262, 263];
 const run = (e: SessionFactory): Float32Array => prefillThenDecode(e, PROMPT, DECODE);
 
 
-const engines: WasmEngine[] = [];
-after(async () => {
-  for (const e of engines) await e.close();
-});
-async function wasm(model: LoadedModel | string, o: Parameters<typeof createWasmEngine>[1]): Promise<WasmEngine> {
-  const e = typeof model === 'string' ? await loadWasmEngine(model, { maxContext: 64, ...o }) : await createWasmEngine(model, { maxContext: 64, ...o });
-  engines.push(e);
-  return e;
-}
+const wasm = wasmEngineFactory();
 
 describe('WASM lossless sparse FFN: logits equal dense within 1e-4 relative', () => {
   for (const activation of ['drelu', 'reglu'] as const) {

@@ -1,16 +1,15 @@
 // The WASM engine's predictor mode (decode steps over neuron bundles, PowerInfer predictors) against
 // the reference engine's PredictorFfn, on F32, Q8_0 and PWRI-file models, 1 and 2 threads.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { GGMLType, dequantize, quantize } from '../formats/quant/index.js';
-import { createWasmEngine, hotNeuronOrder, loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
+import { createWasmEngine, hotNeuronOrder } from '../kernels/wasm/index.js';
 import { KernelEngine, loadModel } from '../model/index.js';
-import type { LoadedModel } from '../model/types.js';
-import { prefillThenDecode, relErr, type SessionFactory } from '../../test/conformance/helpers.js';
+import { prefillThenDecode, relErr, wasmEngineFactory, type SessionFactory } from '../../test/conformance/helpers.js';
 import { tinyModel, tinyPredictors, withPredictors } from '../../test/fixtures/tiny-model.js';
 import { savePowerInferGguf } from './pwri.js';
 
@@ -18,15 +17,7 @@ const TOKENS = [1, 270, 271, 260, 275, 280, 265, 272, 257, 290, 261, 262, 263];
 /** Every token a decode step (T = 1), the only steps that run sparsely. */
 const decodeOnly = (e: SessionFactory): Float32Array => prefillThenDecode(e, TOKENS.slice(0, 1), TOKENS.slice(1));
 
-const engines: WasmEngine[] = [];
-after(async () => {
-  for (const e of engines) await e.close();
-});
-async function wasm(model: LoadedModel | string, o: Parameters<typeof createWasmEngine>[1]): Promise<WasmEngine> {
-  const e = typeof model === 'string' ? await loadWasmEngine(model, { maxContext: 64, ...o }) : await createWasmEngine(model, { maxContext: 64, ...o });
-  engines.push(e);
-  return e;
-}
+const wasm = wasmEngineFactory();
 
 describe('WASM predictor mode', () => {
   for (const activation of ['drelu', 'reglu'] as const) {

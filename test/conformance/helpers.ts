@@ -1,4 +1,7 @@
 /** Seeded random data and error measures shared by the conformance suites. */
+import { after } from 'node:test';
+import { createWasmEngine, loadWasmEngine, type WasmEngine, type WasmEngineOptions } from '../../src/kernels/wasm/index.js';
+import type { LoadedModel } from '../../src/model/types.js';
 import { mulberry32 } from '../../src/rng.js';
 
 /** Seeded PRNG, uniform in [0, 1) (the project's mulberry32). */
@@ -64,4 +67,20 @@ export function prefillThenDecode(e: SessionFactory, prompt: number[], decode: n
     o += p.length;
   }
   return out;
+}
+
+/**
+ * A factory of WASM engines (from a LoadedModel or a file path, maxContext 64 unless given) that are
+ * all closed after the test file (node:test `after`).
+ */
+export function wasmEngineFactory(): (model: LoadedModel | string, o?: WasmEngineOptions) => Promise<WasmEngine> {
+  const engines: WasmEngine[] = [];
+  after(async () => {
+    for (const e of engines) await e.close();
+  });
+  return async (model, o = {}) => {
+    const e = typeof model === 'string' ? await loadWasmEngine(model, { maxContext: 64, ...o }) : await createWasmEngine(model, { maxContext: 64, ...o });
+    engines.push(e);
+    return e;
+  };
 }
