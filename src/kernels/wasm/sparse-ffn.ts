@@ -155,11 +155,13 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     const h = heap.f32(buf.h, F);
     const g = heap.f32(buf.g, F);
     runBundles(e, L, s, kind, n, MODE_GATE, force);
+    // quantized bundles read the gate and up rows of four neurons in one pass (assembly/sparse.ts): every up row is read
+    const fusedUp = lay.gateType === lay.upType && quant(lay.gateType);
     if (st) {
       let upRows = 0, active = 0;
       for (let j = 0; j < n; j++) {
         const i = ord[idx[j]!]!;
-        if (force || kind === 0 || g[i]! > 0) upRows++;
+        if (force || fusedUp || kind === 0 || g[i]! > 0) upRows++;
         if (force || h[i] !== 0) active++;
       }
       st.record(l, active, upRows, P.bytes + n * nb.gate + upRows * nb.up + active * nb.down, F * (nb.gate + nb.up + nb.down), true, true,
