@@ -11,6 +11,7 @@
 import {
   PT_F32, PT_Q8_0, PT_Q4_0, Q8_TILE, Q4_TILE, QK, splitStart, f16x4, hsum4i, hsum4f, madd, storeRows,
 } from './common';
+import { MODE_ACCUMULATE, MODE_STORE, ctxScratch, prefill_groups, prefillType } from './prefill';
 
 /** Bytes of one packed 4-row group of a matrix with K columns. */
 export function group_bytes(type: i32, K: i32): i32 {
@@ -160,13 +161,36 @@ export function matmul_groups(
 /**
  * Several matrices sharing one input (e.g. attn_q, attn_k, attn_v) in one dispatch. `descs` points
  * at ndesc records of 8 i32: [type, w, O, K, out, ldo, accumulate, unused]. The row groups of all
- * matrices are split evenly over the nth threads; this call does share ith.
+ * matrices are split evenly over the nth threads (this call does share ith), or, with a prefill
+ * context ctx != 0 (prefill.ts ctxScratch; its counter zeroed by the caller before the dispatch),
+ * claimed in chunks of 16 rows by whichever thread is free: the same rows are computed by the same
+ * code either way, so results do not depend on the split. x16: x as token-quad activations
+ * (quantize_q8 with xi), or 0; with it and ctx, Q8_0 / Q4_0 matrices with T > 1 use prefill.ts.
  */
-export function matmul_multi(descs: usize, ndesc: i32, xf: usize, xq: usize, xd: usize, xs: usize, T: i32, ith: i32, nth: i32): void {
+export function matmul_multi(
+  descs: usize, ndesc: i32, xf: usize, xq: usize, xd: usize, xs: usize, T: i32, x16: usize, ctx: usize, ith: i32, nth: i32,
+): void {
   let total = 0;
   for (let i = 0; i < ndesc; i++) total += (load<i32>(descs + (<usize>i << 5), 8) + 3) >> 2;
-  const g0 = splitStart(total, ith, nth);
-  const g1 = splitStart(total, ith + 1, nth);
+  if (ctx == 0) {
+    multiRange(descs, ndesc, xf, xq, xd, xs, T, 0, 0, splitStart(total, ith, nth), splitStart(total, ith + 1, nth));
+    return;
+  }
+  // dynamic: claim chunks of DYN_GROUPS row groups until none are left
+  const nChunks = (total + DYN_GROUPS - 1) / DYN_GROUPS;
+  const ws = ctxScratch(ctx, ith);
+  for (;;) {
+    const c = atomic.add<i32>(ctx, 1);
+    if (c >= nChunks) break;
+    multiRange(descs, ndesc, xf, xq, xd, xs, T, x16, ws, c * DYN_GROUPS, min((c + 1) * DYN_GROUPS, total));
+  }
+}
+
+/** Row groups per dynamically claimed chunk of matmul_multi (16 rows). */
+const DYN_GROUPS: i32 = 4;
+
+/** Row groups [g0, g1) of the concatenated matrices of a matmul_multi call. */
+function multiRange(descs: usize, ndesc: i32, xf: usize, xq: usize, xd: usize, xs: usize, T: i32, x16: usize, ws: usize, g0: i32, g1: i32): void {
   let base = 0;
   for (let i = 0; i < ndesc; i++) {
     const d = descs + (<usize>i << 5);
@@ -174,7 +198,11 @@ export function matmul_multi(descs: usize, ndesc: i32, xf: usize, xq: usize, xd:
     const ng = (O + 3) >> 2;
     const lo = max(g0 - base, 0);
     const hi = min(g1 - base, ng);
-    if (lo < hi) {
+    const type = load<i32>(d, 0);
+    if (lo < hi && T > 1 && x16 != 0 && ws != 0 && prefillType(type)) {
+      prefill_groups(type, <usize>load<u32>(d, 4), O, load<i32>(d, 12), <usize>load<u32>(d, 16), load<i32>(d, 20),
+        load<i32>(d, 24) != 0 ? MODE_ACCUMULATE : MODE_STORE, 0, lo, hi, x16, T, ws);
+    } else if (lo < hi) {
       matmul_groups(load<i32>(d, 0), <usize>load<u32>(d, 4), O, load<i32>(d, 12), <usize>load<u32>(d, 16),
         load<i32>(d, 20), load<i32>(d, 24), lo, hi, xf, xq, xd, xs, T);
     }

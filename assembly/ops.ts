@@ -151,6 +151,21 @@ export const GLU_DRELU: i32 = 2;
   return g > 0 && u > 0 ? g * u : 0;
 }
 
+/** gluOne on the 4 lanes of gate vg and up vu. */
+@inline export function gluVec(vg: v128, vu: v128, kind: i32): v128 {
+  if (kind == GLU_DRELU) {
+    const z = f32x4.splat(0);
+    return f32x4.mul(f32x4.max(vg, z), f32x4.max(vu, z));
+  }
+  if (kind == GLU_REGLU) return f32x4.mul(f32x4.max(vg, f32x4.splat(0)), vu);
+  let r = f32x4.splat(0);
+  r = f32x4.replace_lane(r, 0, gluOne(f32x4.extract_lane(vg, 0), f32x4.extract_lane(vu, 0), kind));
+  r = f32x4.replace_lane(r, 1, gluOne(f32x4.extract_lane(vg, 1), f32x4.extract_lane(vu, 1), kind));
+  r = f32x4.replace_lane(r, 2, gluOne(f32x4.extract_lane(vg, 2), f32x4.extract_lane(vu, 2), kind));
+  r = f32x4.replace_lane(r, 3, gluOne(f32x4.extract_lane(vg, 3), f32x4.extract_lane(vu, 3), kind));
+  return r;
+}
+
 /** out (n) = glu(gate (n), up (n)). Sources: Shazeer 2020; TurboSparse (arXiv 2406.05955) section 3. */
 export function glu(out: usize, gate: usize, up: usize, n: i32, kind: i32): void {
   for (let i = 0; i < n; i++) {

@@ -6,12 +6,59 @@ import { QK, splitStart } from './common';
 
 /**
  * Quantizes nb blocks of 32 floats: x (nb*32) f32 -> xq (nb*32) i8, xd (nb) f32 scales, xs (nb) i32 sums.
+ * With xi != 0 the blocks (nb = T * K/32 of them, token-major) are also written as token-quad
+ * activations for the prefill kernels at xi (quadStore; prefill.ts quadBytes(T, K) bytes).
  * Threads share the blocks: this call does blocks [nb*ith/nth, nb*(ith+1)/nth).
  */
-export function quantize_q8(x: usize, xq: usize, xd: usize, xs: usize, nb: i32, ith: i32, nth: i32): void {
+export function quantize_q8(x: usize, xq: usize, xd: usize, xs: usize, nb: i32, xi: usize, K: i32, ith: i32, nth: i32): void {
   const b0 = splitStart(nb, ith, nth);
   const b1 = splitStart(nb, ith + 1, nth);
   for (let b = b0; b < b1; b++) quantizeBlock(x + (<usize>b << 7), xq + (<usize>b << 5), xd + (<usize>b << 2), xs + (<usize>b << 2));
+  if (xi != 0) {
+    const nbRow = K / QK;
+    const T = nb / nbRow;
+    for (let b = b0; b < b1; b++) {
+      const t = b / nbRow;
+      quadStore(xq + (<usize>b << 5), load<f32>(xd + (<usize>b << 2)), xi, t, b - t * nbRow, K, T);
+    }
+  }
+}
+
+/**
+ * Copies block bb (32 int8 at q, scale d) of token t into the token-quad activations xi of T tokens
+ * with K columns (prefill.ts): pair j of the block at xi + quad*8K + bb*256 + j*16 + (t%4)*4 as two
+ * i16; the scale at xdi + (quad*K/32 + bb)*16 + (t%4)*4 with xdi = xi + ceil(T/4)*8K. The last token
+ * of a partial quad also zeroes the unused token slots of its block.
+ */
+export function quadStore(q: usize, d: f32, xi: usize, t: i32, bb: i32, K: i32, T: i32): void {
+  const nQ = (T + 3) >> 2;
+  const qstride = <usize>K << 3;
+  const Q = t >> 2;
+  const base = xi + <usize>Q * qstride + (<usize>bb << 8);
+  const dptr = xi + <usize>nQ * qstride + (<usize>(Q * (K / QK) + bb) << 4);
+  const lane = <usize>(t & 3) << 2;
+  const a = v128.load(q, 0);
+  const b = v128.load(q, 16);
+  storePairs(base + lane, i16x8.extend_low_i8x16_s(a), 0);
+  storePairs(base + lane, i16x8.extend_high_i8x16_s(a), 64);
+  storePairs(base + lane, i16x8.extend_low_i8x16_s(b), 128);
+  storePairs(base + lane, i16x8.extend_high_i8x16_s(b), 192);
+  store<f32>(dptr + lane, d);
+  if (t == T - 1) {
+    for (let u = (t & 3) + 1; u < 4; u++) {
+      const l = <usize>u << 2;
+      for (let j = 0; j < 16; j++) store<u32>(base + l + (<usize>j << 4), 0);
+      store<f32>(dptr + l, 0);
+    }
+  }
+}
+
+/** The 4 i32 lanes of v (4 i16 pairs) at p + off, p + off + 16, + 32, + 48. */
+@inline function storePairs(p: usize, v: v128, off: usize): void {
+  store<u32>(p + off, i32x4.extract_lane(v, 0));
+  store<u32>(p + off + 16, i32x4.extract_lane(v, 1));
+  store<u32>(p + off + 32, i32x4.extract_lane(v, 2));
+  store<u32>(p + off + 48, i32x4.extract_lane(v, 3));
 }
 
 @inline function quantizeBlock(src: usize, q: usize, d: usize, s: usize): void {

@@ -88,6 +88,37 @@ function requantized(m: LoadedModel, type: GGMLType): LoadedModel {
 /** NMSE bound of engine logits against the reference engine, per weight type (Q types quantize activations). */
 const ENGINE_NMSE: Record<string, number> = { F32: 1e-9, F16: 1e-9, Q8_0: 1e-3, Q4_0: 1e-3 };
 
+describe('WASM engine prefill kernels (assembly/prefill.ts)', () => {
+  // The prefill kernels keep the matvec kernels' integer sums and float epilogue order, and every
+  // other op works per token, so a batched prompt must give exactly the logits of token-by-token
+  // decoding: chunks of 64 + 6 tokens cover full and partial token quads, and the head (odd vocab).
+  for (const type of [GGMLType.Q8_0, GGMLType.Q4_0]) {
+    for (const activation of ['swiglu', 'drelu'] as const) {
+      it(`${GGMLType[type]} ${activation}: 70-token prefill logits equal token-by-token decode bit for bit, on 1 and 2 threads`, async () => {
+        const model = requantized(tinyModel({ activation, hidden_size: 64, intermediate_size: 96, layers: 2, heads: 4, seed: 21 + type }), type);
+        const toks = Array.from({ length: 70 }, (_, i) => (i * 37 + 5) % 290);
+        const prefills: Float32Array[] = [];
+        for (const threads of [1, 2]) {
+          const wasm = await createWasmEngine(model, { threads, maxContext: 128, batch: 64, warmup: false });
+          try {
+            const p = wasm.createSession({ capacity: 80 }).forward(toks, { allLogits: true });
+            const d = wasm.createSession({ capacity: 80 });
+            const V = wasm.config.vocab_size;
+            toks.forEach((t, i) => {
+              const y = d.forward([t]);
+              assert.deepEqual(p.subarray(i * V, (i + 1) * V), y, `${threads}T token ${i}`);
+            });
+            prefills.push(p);
+          } finally {
+            await wasm.close();
+          }
+        }
+        assert.deepEqual(prefills[0], prefills[1]);
+      });
+    }
+  }
+});
+
 describe('WASM engine against the reference engine on tiny random models', () => {
   const variants = [
     { activation: 'swiglu' as const },

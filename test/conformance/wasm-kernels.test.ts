@@ -18,7 +18,10 @@ const MATMUL_NMSE: Record<string, number> = { F32: 1e-10, F16: 1e-10, BF16: 1e-1
 const OP_NMSE = 1e-10;
 
 // (O, K, T): odd row counts (not multiples of 4), tiny and larger K, decode (T=1) and prefill.
-const SHAPES_Q: [number, number, number][] = [[1, 32, 1], [5, 64, 1], [7, 96, 3], [33, 128, 2], [130, 256, 1], [67, 4096, 1], [19, 160, 5]];
+const SHAPES_Q: [number, number, number][] = [[1, 32, 1], [5, 64, 1], [7, 96, 3], [33, 128, 2], [130, 256, 1], [67, 4096, 1], [19, 160, 5],
+  [6, 64, 16], [13, 96, 17], [130, 64, 63], [9, 128, 65]];
+// Token counts of the prefill kernel's edge cases: partial quads (T % 4), 4-quad passes (T % 16) and single-quad tails.
+const PREFILL_T = [2, 3, 4, 5, 15, 16, 17, 63, 64, 65];
 const SHAPES_F: [number, number, number][] = [[1, 3, 1], [5, 37, 2], [6, 64, 1], [33, 172, 3], [130, 256, 1], [9, 1030, 4]];
 
 function weight(type: GGMLType, O: number, K: number, seed: number): { t: Tensor; name: string } {
@@ -55,6 +58,25 @@ function suite(variant: VariantChoice, threads: number): void {
           k.matmul(got, x, t, T);
           const e = nmse(got, want);
           assert.ok(e <= MATMUL_NMSE[name]!, `${name} (${O}, ${K}) x T=${T}: nmse ${e.toExponential(2)} > ${MATMUL_NMSE[name]}`);
+        }
+      });
+    }
+
+    for (const type of [GGMLType.Q8_0, GGMLType.Q4_0]) {
+      it(`matmul ${GGMLType[type]} prefill (T > 1) equals the per-token matvec bit for bit`, () => {
+        let seed = 2000 + type;
+        for (const [O, K] of [[1, 32], [7, 96], [33, 64], [130, 256]] as [number, number][]) {
+          const { t } = weight(type, O, K, seed++);
+          for (const T of PREFILL_T) {
+            const x = randn(rng(seed++), T * K, 1);
+            const got = new Float32Array(T * O);
+            k.matmul(got, x, t, T);
+            const one = new Float32Array(O);
+            for (let i = 0; i < T; i++) {
+              k.matmul(one, x.subarray(i * K, (i + 1) * K), t, 1);
+              assert.deepEqual(got.subarray(i * O, (i + 1) * O), one, `(${O}, ${K}) T=${T} token ${i}`);
+            }
+          }
         }
       });
     }

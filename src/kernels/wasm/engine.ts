@@ -13,7 +13,7 @@ import { buildBundles, bundleBytes, planBundles, SPARSE_PARTS, type LayerBundles
 import { bundleDown, predictorBatch, sparseFfnStep, syntheticPredictor, type SyntheticSparsity } from './sparse-ffn.js';
 import { FfnStats, neuronBytes, recordDenseToken, type NeuronBytes } from '../../sparse/stats.js';
 import { MAX_MEMORY_BYTES, WasmHeap } from './heap.js';
-import { GLU_CODE, PackedType } from './layout.js';
+import { GLU_CODE, PackedType, prefillScratchStride, quadBytes, writePrefillCtx } from './layout.js';
 import { instantiate, loadWasmModule, type VariantChoice, type WasmExports, type WasmVariant } from './module.js';
 import { minStagingBytes, packMatrix, packVector, packedSizeOf, packedTypeOf, type PackedMatrix } from './pack.js';
 import { writeDesc } from './kernels.js';
@@ -85,12 +85,16 @@ interface Buffers {
   x: number; n: number; nq: number; nd: number; ns: number;
   qkv: number; att: number; aq: number; ad: number; as: number;
   h: number; hq: number; hd: number; hs: number;
+  /** Prefill (batch > 1): token-quad activations (layout.ts quadBytes, assembly/prefill.ts); n16 serves n and att, h16 serves h. 0 otherwise. */
+  n16: number; h16: number;
+  /** Prefill context (layout.ts writePrefillCtx): work counter, zeroed before each prefill dispatch, and per-thread weight scratch. */
+  ctx: number;
   attScratch: number; scratchStride: number;
   logits: number;
   /** Unfused FFN (stats or sparse): gate (B, F), up (B, F), neuron list (F i32), SPARSE_PARTS partial outputs (C); 0 otherwise. */
   g: number; u: number; idx: number; parts: number;
-  /** Sparse: FFN input as int16 (C); per batch row: predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
-  n16: number; pxq: number; pxd: number; pxs: number; pr: number; prq: number; prd: number; prs: number; score: number;
+  /** Sparse: FFN input as int16 (nx16, C); per batch row: predictor input quantized (C i8, C/32 f32 x2), hidden (R f32, R i8, R/32 x2), scores (F f32). */
+  nx16: number; pxq: number; pxd: number; pxs: number; pr: number; prq: number; prd: number; prs: number; score: number;
 }
 
 /** @internal */
@@ -472,6 +476,7 @@ function bufferBytes(c: ModelConfig, B: number, threads: number, maxContext: num
   const r = (n: number) => Math.ceil(n / 64) * 64;
   return B * (r(C * 4) * 2 + r(C) + 2 * r(blocks(C)) + r((qDim + 2 * kvDim) * 4) + r(qDim * 4) + r(qDim) + 2 * r(blocks(qDim)) +
     r(F * 4) + r(F) + 2 * r(blocks(F))) + threads * r(maxContext * 4) + 20 * 64 +
+    (B > 1 ? r(quadBytes(B, Math.max(C, qDim))) + r(quadBytes(B, F)) : 0) + 64 + threads * prefillScratchStride(Math.max(C, F, qDim)) +
     (unfused ? 2 * B * r(F * 4) + r(F * 4) + SPARSE_PARTS * r(C * 4) + 4 * 64 +
       r(C * 2) + B * (r(C) + 2 * r(blocks(C)) + r(maxRank * 4) + r(maxRank) + 2 * r(blocks(maxRank)) + r(F * 4)) + 10 * 64 : 0);
 }
@@ -491,13 +496,22 @@ function allocBuffers(heap: WasmHeap, c: ModelConfig, B: number, threads: number
     x: heap.alloc(B * C * 4), n: heap.alloc(B * C * 4), nq: heap.alloc(B * C), nd: heap.alloc(B * blocks(C)), ns: heap.alloc(B * blocks(C)),
     qkv: heap.alloc(B * (qDim + 2 * kvDim) * 4), att: heap.alloc(B * qDim * 4), aq: heap.alloc(B * qDim), ad: heap.alloc(B * blocks(qDim)), as: heap.alloc(B * blocks(qDim)),
     h: heap.alloc(B * F * 4), hq: heap.alloc(B * F), hd: heap.alloc(B * blocks(F)), hs: heap.alloc(B * blocks(F)),
+    n16: B > 1 ? heap.alloc(quadBytes(B, Math.max(C, qDim))) : 0, h16: B > 1 ? heap.alloc(quadBytes(B, F)) : 0,
+    ctx: prefillCtx(heap, threads, Math.max(C, F, qDim)),
     attScratch: heap.alloc(threads * scratchStride), scratchStride,
     logits: withLogits ? heap.alloc(B * c.vocab_size * 4) : 0,
     g: unfused ? heap.alloc(B * F * 4) : 0, u: unfused ? heap.alloc(B * F * 4) : 0,
     idx: unfused ? heap.alloc(F * 4) : 0, parts: unfused ? heap.alloc(SPARSE_PARTS * C * 4) : 0,
-    n16: u(C * 2), pxq: u(B * C), pxd: u(B * blocks(C)), pxs: u(B * blocks(C)),
+    nx16: u(C * 2), pxq: u(B * C), pxd: u(B * blocks(C)), pxs: u(B * blocks(C)),
     pr: u(B * maxRank * 4), prq: u(B * maxRank), prd: u(B * blocks(maxRank)), prs: u(B * blocks(maxRank)), score: u(B * F * 4),
   };
+}
+
+/** A prefill context (counter + per-thread scratch for weights of up to maxK columns) in heap. */
+function prefillCtx(heap: WasmHeap, threads: number, maxK: number): number {
+  const ctx = heap.alloc(64);
+  writePrefillCtx(heap.i32(ctx, 3), heap.alloc(threads * prefillScratchStride(maxK)), maxK);
+  return ctx;
 }
 
 const registry = new FinalizationRegistry<() => void>((free) => free());
@@ -582,10 +596,10 @@ export class WasmSession implements InferenceSession {
     const kind = GLU_CODE[c.ffn_activation];
     const pool = e.pool;
     const pos0 = this.pos;
-    const quantize = (s: Shard, m: number, x: number, q: number, d: number, sum: number, n: number) => {
-      const nb = n / 32;
-      if (T > 1 && pool.nth > 1) pool.run(m, 'quantize_q8', [x, q, d, sum, nb]);
-      else s.ex.quantize_q8(x, q, d, sum, nb, 0, 1);
+    const quantize = (s: Shard, m: number, x: number, q: number, d: number, sum: number, K: number, xi: number) => {
+      const nb = (T * K) / 32;
+      if (T > 1 && pool.nth > 1) pool.run(m, 'quantize_q8', [x, q, d, sum, nb, xi, K]);
+      else s.ex.quantize_q8(x, q, d, sum, nb, xi, K, 0, 1);
     };
 
     let cur = e.embd.mem;
@@ -606,46 +620,59 @@ export class WasmSession implements InferenceSession {
       const m = L.mem;
       const s = e.shards[m]!;
       const { ex, buf } = s;
+      // token-quad activations for the prefill kernels (0 = matvec kernels)
+      const n16 = T > 1 ? buf.n16 : 0, h16 = T > 1 ? buf.h16 : 0;
+      // prefill: rows are claimed dynamically (a thread the OS pre-empts does not hold the others up); decode: static split
+      const prefill = () => {
+        if (T === 1) return 0;
+        s.heap.i32(buf.ctx, 1)[0] = 0;
+        return buf.ctx;
+      };
       // attention block
       ex.rmsnorm(buf.n, buf.x, L.attnNorm, T, C, eps);
-      if (quant(L.q) || quant(L.k) || quant(L.v)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, T * C);
-      pool.run(m, 'matmul_multi', [L.descs, 3, buf.n, buf.nq, buf.nd, buf.ns, T]);
+      if (quant(L.q) || quant(L.k) || quant(L.v)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, C, n16);
+      pool.run(m, 'matmul_multi', [L.descs, 3, buf.n, buf.nq, buf.nd, buf.ns, T, n16, prefill()]);
       ex.rope(buf.qkv, qkvLd, T, H, D, pos0, theta);
       ex.rope(buf.qkv + qDim * 4, qkvLd, T, KVH, D, pos0, theta);
       const kc = this.kc[l]!, vc = this.vc[l]!;
       ex.copy_rows(kc + pos0 * kvDim * 4, buf.qkv + qDim * 4, qkvLd, T, kvDim);
       ex.copy_rows(vc + pos0 * kvDim * 4, buf.qkv + (qDim + kvDim) * 4, qkvLd, T, kvDim);
       pool.run(m, 'attention', [buf.att, buf.qkv, qkvLd, kc, vc, T, pos0, H, KVH, D, win, buf.attScratch, buf.scratchStride]);
-      if (quant(L.o)) quantize(s, m, buf.att, buf.aq, buf.ad, buf.as, T * qDim);
-      pool.run(m, 'matmul_multi', [L.descs + 96, 1, buf.att, buf.aq, buf.ad, buf.as, T]);
+      if (quant(L.o)) quantize(s, m, buf.att, buf.aq, buf.ad, buf.as, qDim, n16);
+      pool.run(m, 'matmul_multi', [L.descs + 96, 1, buf.att, buf.aq, buf.ad, buf.as, T, n16, prefill()]);
       // feed-forward block
       ex.rmsnorm(buf.n, buf.x, L.ffnNorm, T, C, eps);
-      if (quant(L.gate) || quant(L.up)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, T * C);
+      if (quant(L.gate) || quant(L.up)) quantize(s, m, buf.n, buf.nq, buf.nd, buf.ns, C, n16);
+      const gateUp = () => pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T, n16, prefill()]);
       const down = () => {
-        if (L.down) pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
-        else bundleDown(e, L, s, T);
-      };
-      const denseFfn = () => {
-        pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
-          buf.h, buf.hq, buf.hd, buf.hs, L.down && quant(L.down) ? 1 : 0]);
-        down();
+        if (!L.down) return bundleDown(e, L, s, T);
+        if (quant(L.down)) quantize(s, m, buf.h, buf.hq, buf.hd, buf.hs, F, h16);
+        pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T, h16, prefill()]);
       };
       if (e.sparse !== 'off' && T === 1) {
         sparseFfnStep(e, l, L, s, kind);
       } else if (e.sparse === 'predictor') {
-        predictorBatch(e, l, L, s, kind, T);
+        predictorBatch(e, l, L, s, kind, T, gateUp, down);
       } else if (e.ffnStats) {
         // telemetry needs the gate: gate and up (adjacent descriptors, one dispatch), then glu, then down
-        pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);
+        pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T, n16, prefill()]);
         ex.glu(buf.h, buf.g, buf.u, T * F, kind);
         const st = e.ffnStats;
         if (st) {
           const g = s.heap.f32(buf.g, T * F), h = s.heap.f32(buf.h, T * F);
           for (let t = 0; t < T; t++) recordDenseToken(st, l, g, h, t * F, F, L.nb);
         }
-        if (L.down && quant(L.down)) quantize(s, m, buf.h, buf.hq, buf.hd, buf.hs, T * F);
         down();
-      } else denseFfn();
+      } else if (L.down) {
+        // fused gate, up, activation (and the int8 / token-quad forms of h the down product reads)
+        pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
+          buf.h, buf.hq, buf.hd, buf.hs, quant(L.down) ? 1 : 0, n16, h16, prefill()]);
+        pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T, h16, prefill()]);
+      } else {
+        pool.run(m, 'ffn_gate_up', [L.gate.type, L.gate.ptr, L.up.type, L.up.ptr, F, C, kind, buf.n, buf.nq, buf.nd, buf.ns, T,
+          buf.h, buf.hq, buf.hd, buf.hs, 0, n16, 0, prefill()]);
+        bundleDown(e, L, s, T);
+      }
     }
     this.pos += T;
     if (rows === 0) return;
@@ -655,8 +682,10 @@ export class WasmSession implements InferenceSession {
     const s = e.shards[o.mem]!;
     const { ex, buf } = s;
     ex.rmsnorm(buf.n, buf.x + (T - rows) * C * 4, o.norm, rows, C, eps);
-    if (quant(o)) ex.quantize_q8(buf.n, buf.nq, buf.nd, buf.ns, (rows * C) / 32, 0, 1);
-    pool.run(o.mem, 'matmul_multi', [o.desc, 1, buf.n, buf.nq, buf.nd, buf.ns, rows]);
+    const n16 = rows > 1 ? buf.n16 : 0;
+    if (quant(o)) ex.quantize_q8(buf.n, buf.nq, buf.nd, buf.ns, (rows * C) / 32, n16, C, 0, 1);
+    if (rows > 1) s.heap.i32(buf.ctx, 1)[0] = 0;
+    pool.run(o.mem, 'matmul_multi', [o.desc, 1, buf.n, buf.nq, buf.nd, buf.ns, rows, n16, rows > 1 ? buf.ctx : 0]);
     out.set(s.heap.f32(buf.logits, rows * c.vocab_size), outOff);
   }
 }

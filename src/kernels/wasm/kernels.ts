@@ -1,7 +1,7 @@
 import type { Tensor } from '../../formats/quant/types.js';
 import type { KernelSet } from '../types.js';
 import { WasmHeap } from './heap.js';
-import { GLU_CODE, PackedType } from './layout.js';
+import { GLU_CODE, PackedType, prefillScratchStride, quadBytes, writePrefillCtx } from './layout.js';
 import { instantiate, loadWasmModule, type VariantChoice, type WasmExports, type WasmModule } from './module.js';
 import { minStagingBytes, packMatrix, tensorRows, type PackedMatrix } from './pack.js';
 import { ThreadPool } from './pool.js';
@@ -77,20 +77,28 @@ export class WasmKernels implements KernelSet {
     const m = this.pack(w);
     const { heap } = this;
     const xf = this.put(x.subarray(0, T * m.K));
-    let xq = 0, xd = 0, xs = 0;
+    let xq = 0, xd = 0, xs = 0, x16 = 0;
     if (m.type !== PackedType.F32) {
       const nb = (T * m.K) / 32;
       xq = heap.alloc(T * m.K);
       xd = heap.alloc(nb * 4);
       xs = heap.alloc(nb * 4);
-      this.pool.run(0, 'quantize_q8', [xf, xq, xd, xs, nb]);
+      if (T > 1) x16 = heap.alloc(quadBytes(T, m.K)); // token quads for the prefill kernels (assembly/prefill.ts)
+      this.pool.run(0, 'quantize_q8', [xf, xq, xd, xs, nb, x16, m.K]);
     }
     const o = heap.alloc(T * m.O * 4);
     const desc = heap.alloc(32);
     writeDesc(heap, desc, m, o, m.O, false);
-    this.pool.run(0, 'matmul_multi', [desc, 1, xf, xq, xd, xs, T]);
+    // T > 1: prefill kernels with per-thread weight scratch, rows claimed dynamically (as in the engine)
+    let ctx = 0, scratch = 0;
+    if (x16) {
+      ctx = heap.alloc(64);
+      scratch = heap.alloc(prefillScratchStride(m.K) * this.pool.nth);
+      writePrefillCtx(heap.i32(ctx, 3), scratch, m.K);
+    }
+    this.pool.run(0, 'matmul_multi', [desc, 1, xf, xq, xd, xs, T, x16, ctx]);
     out.set(heap.f32(o, T * m.O));
-    for (const p of [xf, xq, xd, xs, o, desc]) if (p) heap.release(p);
+    for (const p of [xf, xq, xd, xs, x16, o, desc, ctx, scratch]) if (p) heap.release(p);
   }
 
   rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, C: number, eps: number): void {

@@ -34,6 +34,32 @@ export function packedBytes(type: PackedType, O: number, K: number): number {
   return Math.ceil(O / 4) * groupBytes(type, K);
 }
 
+/**
+ * Bytes of the "token quad" activations the prefill kernels read (assembly/prefill.ts; written by
+ * quantize_q8 when given a buffer): T tokens rounded up to a multiple of 4, K columns as i16, plus
+ * one f32 scale per token and 32-column block.
+ */
+export function quadBytes(T: number, K: number): number {
+  const quads = Math.ceil(T / 4);
+  return quads * K * 8 + quads * (K / 32) * 16;
+}
+
+/**
+ * Fills a prefill context (view: its 3 i32; assembly/prefill.ts ctxScratch): work counter, scratch
+ * base, bytes per thread. `scratch` must hold one prefillScratchStride(maxK) area per thread (weights
+ * of up to maxK columns, widened to i16). The counter must be zeroed again before each dispatch.
+ */
+export function writePrefillCtx(view: Int32Array, scratch: number, maxK: number): void {
+  view[0] = 0;
+  view[1] = scratch | 0;
+  view[2] = prefillScratchStride(maxK);
+}
+
+/** Bytes per thread of the prefill kernels' weight scratch for up to maxK columns (64-byte multiple). */
+export function prefillScratchStride(maxK: number): number {
+  return Math.ceil((maxK * 8) / 64) * 64;
+}
+
 /** True for the int8-dot types (their activations are quantized to int8 blocks first). */
 export function isQuantized(type: PackedType): boolean {
   return type !== PackedType.F32;

@@ -20,11 +20,12 @@ export type VariantChoice = 'auto' | 'relaxed-flag' | WasmVariant;
 export interface WasmExports {
   heap_base(): number;
   relaxed(): number;
-  quantize_q8(x: number, xq: number, xd: number, xs: number, nb: number, ith: number, nth: number): void;
+  quantize_q8(x: number, xq: number, xd: number, xs: number, nb: number, xi: number, K: number, ith: number, nth: number): void;
   group_bytes(type: number, K: number): number;
   matmul_groups(type: number, w: number, O: number, K: number, out: number, ldo: number, accumulate: number,
     g0: number, g1: number, xf: number, xq: number, xd: number, xs: number, T: number): void;
-  matmul_multi(descs: number, ndesc: number, xf: number, xq: number, xd: number, xs: number, T: number, ith: number, nth: number): void;
+  matmul_multi(descs: number, ndesc: number, xf: number, xq: number, xd: number, xs: number, T: number, x16: number, ctx: number,
+    ith: number, nth: number): void;
   rmsnorm(out: number, x: number, weight: number, T: number, C: number, eps: number): void;
   rope(x: number, ld: number, T: number, nHeads: number, D: number, pos0: number, theta: number): void;
   copy_rows(dst: number, src: number, lds: number, T: number, n: number): void;
@@ -36,7 +37,7 @@ export interface WasmExports {
   stream_read(p: number, n64: number, out: number, ith: number, nth: number): void;
   ffn_gate_up(tg: number, wg: number, tu: number, wu: number, F: number, C: number, kind: number,
     xf: number, xq: number, xd: number, xs: number, T: number,
-    h: number, hq: number, hd: number, hs: number, quantOut: number, ith: number, nth: number): void;
+    h: number, hq: number, hd: number, hs: number, quantOut: number, x16: number, h16: number, ctx: number, ith: number, nth: number): void;
   ffn_bundles(desc: number, x: number, xq: number, x16: number, xd: number, xs: number, idx: number, n: number, kind: number, mode: number, force: number,
     g: number, h: number, partials: number, ith: number, nth: number): void;
   add_partials(x: number, partials: number, C: number): void;

@@ -17,17 +17,17 @@ describe('ThreadPool', () => {
       const x = heap.alloc(nb * 128), q = heap.alloc(nb * 32), d = heap.alloc(nb * 4), s = heap.alloc(nb * 4);
       const xf = heap.f32(x, nb * 32);
       for (let i = 0; i < xf.length; i++) xf[i] = Math.sin(i);
-      pool.run(0, 'quantize_q8', [x, q, d, s, nb]);
+      pool.run(0, 'quantize_q8', [x, q, d, s, nb, 0, 0]);
       const scales = heap.f32(d, nb);
       for (let b = 0; b < nb; b++) assert.ok(scales[b]! > 0, `block ${b} (both halves written)`);
       // blocks of the second half point past the end of memory: only the worker's share traps
       const bad = 16 << 20;
-      assert.throws(() => pool.run(0, 'quantize_q8', [x, bad - (nb / 2) * 32, d, s, nb]), (e: Error) => {
+      assert.throws(() => pool.run(0, 'quantize_q8', [x, bad - (nb / 2) * 32, d, s, nb, 0, 0]), (e: Error) => {
         assert.ok(e instanceof RelufyError || e.name === 'RuntimeError', e.message);
         return true;
       });
       scales.fill(0);
-      pool.run(0, 'quantize_q8', [x, q, d, s, nb]);
+      pool.run(0, 'quantize_q8', [x, q, d, s, nb, 0, 0]);
       assert.ok(heap.f32(d, nb).every((v) => v > 0));
     } finally {
       await pool.close();

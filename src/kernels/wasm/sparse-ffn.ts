@@ -87,7 +87,7 @@ function drawActive(e: WasmEngine, idx: Int32Array, F: number): number {
 /** Runs ffn_bundles over idx[0..n) and adds the result into x (one token). */
 function runBundles(e: WasmEngine, L: LayerPlan, s: Shard, kind: number, n: number, mode: number, force: boolean, h = s.buf.h, x = s.buf.x): void {
   const { buf } = s;
-  e.pool.run(L.mem, 'ffn_bundles', [L.bundles!.desc, buf.n, buf.nq, buf.n16, buf.nd, buf.ns, buf.idx, n, kind, mode, force ? 1 : 0, buf.g, h, buf.parts]);
+  e.pool.run(L.mem, 'ffn_bundles', [L.bundles!.desc, buf.n, buf.nq, buf.nx16, buf.nd, buf.ns, buf.idx, n, kind, mode, force ? 1 : 0, buf.g, h, buf.parts]);
   s.ex.add_partials(x, buf.parts, e.config.hidden_size);
 }
 
@@ -106,8 +106,8 @@ export function bundleDown(e: WasmEngine, L: LayerPlan, s: Shard, T: number): vo
 function denseDownOne(e: WasmEngine, L: LayerPlan, s: Shard): void {
   const { buf, ex } = s;
   if (!L.down) return bundleDown(e, L, s, 1);
-  if (quant(L.down.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, e.config.intermediate_size / 32, 0, 1);
-  e.pool.run(L.mem, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1]);
+  if (quant(L.down.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, e.config.intermediate_size / 32, 0, 0, 0, 1);
+  e.pool.run(L.mem, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1, 0, 0]);
 }
 
 /** x += ffn(n) for one decode token in the engine's sparse mode (see the file comment). */
@@ -123,16 +123,16 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
   const nb = L.nb;
   const st = e.ffnStats;
   const ord = L.bundles!.order; // slot -> neuron; lists hold slots in ascending (memory) order
-  if (quant(lay.gateType) || quant(lay.upType)) ex.extend_i8(buf.nq, buf.n16, C);
+  if (quant(lay.gateType) || quant(lay.upType)) ex.extend_i8(buf.nq, buf.nx16, C);
 
   if (e.sparse === 'predictor') {
     const P = L.pred!;
     const R = P.fc1.O;
-    if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, C / 32, 0, 1);
-    pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, 1]);
+    if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, C / 32, 0, 0, 0, 1);
+    pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, 1, 0, 0]);
     ex.relu_inplace(buf.pr, R);
-    if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, R / 32, 0, 1);
-    pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, 1]);
+    if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, R / 32, 0, 0, 0, 1);
+    pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, 1, 0, 0]);
     let n = 0;
     if (force) n = drawActive(e, idx, F);
     else {
@@ -142,7 +142,7 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     }
     if (n > limit) {
       // too many predicted neurons for sparse to pay: dense gate and up, h masked to the predicted set, dense down
-      pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+      pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, 1, 0, 0]);
       ex.glu(buf.h, buf.g, buf.u, F, kind);
       const h = heap.f32(buf.h, F);
       const keep = new Uint8Array(F);
@@ -171,7 +171,7 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
   }
 
   // lossless
-  pool.run(m, 'matmul_multi', [L.descs + 160, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+  pool.run(m, 'matmul_multi', [L.descs + 160, 1, buf.n, buf.nq, buf.nd, buf.ns, 1, 0, 0]);
   const g = heap.f32(buf.g, F);
   let gateActive = 0;
   if (force) gateActive = drawActive(e, idx, F);
@@ -185,15 +185,15 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     const h = heap.f32(buf.h, F);
     for (let j = 0; j < gateActive; j++) if (force || h[ord[idx[j]!]!] !== 0) active++;
   } else {
-    pool.run(m, 'matmul_multi', [L.descs + 192, 1, buf.n, buf.nq, buf.nd, buf.ns, 1]);
+    pool.run(m, 'matmul_multi', [L.descs + 192, 1, buf.n, buf.nq, buf.nd, buf.ns, 1, 0, 0]);
     ex.glu(buf.h, buf.g, buf.u, F, kind);
     const h = heap.f32(buf.h, F);
     for (let k = 0; k < F; k++) if (h[ord[k]!] !== 0) idx[active++] = k;
     sparseDown = active <= limit || !L.down;
     if (sparseDown) runBundles(e, L, s, kind, active, MODE_DOWN, force);
     else {
-      if (quant(L.down!.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, F / 32, 0, 1);
-      pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1]);
+      if (quant(L.down!.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, F / 32, 0, 0, 0, 1);
+      pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1, 0, 0]);
     }
   }
   if (st) {
@@ -205,21 +205,22 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
 /**
  * Predictor mode for a batch of T tokens (prefill, perplexity): gate and up densely, h zeroed outside
  * each token's predicted set (score >= threshold; synthetic: a drawn set), then the dense down product
- * (or the bundles for ffn_down_t-only files). Same result as T decode steps.
+ * (or the bundles for ffn_down_t-only files). Same result as T decode steps. `gateUp` / `down` run the
+ * engine's batch matrix products (prefill kernels) for this layer.
  */
-export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, T: number): void {
+export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, T: number, gateUp: () => void, down: () => void): void {
   const F = e.config.intermediate_size, C = e.config.hidden_size;
   const { buf, heap, ex } = s;
   const m = L.mem;
   const pool = e.pool;
   const P = L.pred!;
   const R = P.fc1.O;
-  if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, (T * C) / 32, 0, 1);
-  pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, T]);
+  if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, (T * C) / 32, 0, 0, 0, 1);
+  pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, T, 0, 0]);
   ex.relu_inplace(buf.pr, T * R);
-  if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, (T * R) / 32, 0, 1);
-  pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, T]);
-  pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, T]);
+  if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, (T * R) / 32, 0, 0, 0, 1);
+  pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, T, 0, 0]);
+  gateUp();
   ex.glu(buf.h, buf.g, buf.u, T * F, kind);
   const h = heap.f32(buf.h, T * F);
   const score = heap.f32(buf.score, T * F);
@@ -250,7 +251,5 @@ export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard,
       st.record(l, active, gateActive, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted, predictorBytes: P.bytes });
     }
   }
-  if (!L.down) return bundleDown(e, L, s, T);
-  if (quant(L.down.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, (T * F) / 32, 0, 1);
-  pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T]);
+  down();
 }
