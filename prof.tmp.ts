@@ -2,7 +2,7 @@ import { loadWasmEngine } from './src/kernels/wasm/index.js';
 const path = process.argv[2]!;
 const threads = Number(process.argv[3] ?? 2);
 const active = Number(process.argv[4] ?? 0.1);
-const e = await loadWasmEngine(path, { threads, maxContext: 64, sparse: 'predictor', synthetic: { active, predictorRank: 256, seed: 1 } });
+const e = await loadWasmEngine(path, { threads, maxContext: 64, variant: (process.argv[5] ?? 'auto') as any, sparse: 'predictor', synthetic: { active, predictorRank: 256, seed: 1 } });
 const pool = e.pool as any;
 const orig = pool.run.bind(pool);
 const times = new Map<string, number>();

@@ -176,18 +176,20 @@ function dotF32x4(p0: usize, p1: usize, p2: usize, p3: usize, C: i32, x: usize):
   return f32x4.extract_lane(v, 3);
 }
 
-/** f32x4 of the 4 int8 lanes k..k+3 (k = 0, 4, 8, 12) of v. */
-@inline function lanesF32(v: v128, k: i32): v128 {
-  const w = k < 8 ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_high_i8x16_s(v);
-  return f32x4.convert_i32x4_s((k & 4) == 0 ? i32x4.extend_low_i16x8_s(w) : i32x4.extend_high_i16x8_s(w));
-}
-
 /** The two i8x16 halves (elements 0..15, 16..31) of block b of a Q8_0 / Q4_0 row part, as signed int8. */
 @inline function blockHalves(type: i32, qs: usize, b: i32, hi: bool): v128 {
   if (type == PT_Q8_0) return v128.load(qs + (<usize>b << 5) + (hi ? 16 : 0));
   const v = v128.load(qs + (<usize>b << 4));
   const n = hi ? i8x16.shr_u(v, 4) : v128.and(v, i8x16.splat(0x0f));
   return i8x16.sub(n, i8x16.splat(8));
+}
+
+/** f32x4 of lanes 0..3 / 4..7 of an i16x8. */
+@inline function lo4(w: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w));
+}
+@inline function hi4(w: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w));
 }
 
 /**
@@ -211,14 +213,25 @@ function axpyQuantRows4(type: i32, y: usize, p0: usize, p1: usize, p2: usize, p3
       const v2 = blockHalves(type, p2 + sb, b, hi);
       const v3 = blockHalves(type, p3 + sb, b, hi);
       const yb = y + (<usize>b << 7) + (hi ? 64 : 0);
-      for (let k = 0; k < 16; k += 4) {
-        const yo = yb + (<usize>k << 2);
-        let acc = v128.load(yo);
-        acc = madd(s0, lanesF32(v0, k), acc);
-        acc = madd(s1, lanesF32(v1, k), acc);
-        acc = madd(s2, lanesF32(v2, k), acc);
-        acc = madd(s3, lanesF32(v3, k), acc);
-        v128.store(yo, acc);
+      // values 0..7 of the 16, then 8..15: each i16 widening done once
+      for (let q = 0; q < 2; q++) {
+        const w0 = q == 0 ? i16x8.extend_low_i8x16_s(v0) : i16x8.extend_high_i8x16_s(v0);
+        const w1 = q == 0 ? i16x8.extend_low_i8x16_s(v1) : i16x8.extend_high_i8x16_s(v1);
+        const w2 = q == 0 ? i16x8.extend_low_i8x16_s(v2) : i16x8.extend_high_i8x16_s(v2);
+        const w3 = q == 0 ? i16x8.extend_low_i8x16_s(v3) : i16x8.extend_high_i8x16_s(v3);
+        const ya = yb + (<usize>q << 5);
+        let a = v128.load(ya);
+        a = madd(s0, lo4(w0), a);
+        a = madd(s1, lo4(w1), a);
+        a = madd(s2, lo4(w2), a);
+        a = madd(s3, lo4(w3), a);
+        v128.store(ya, a);
+        let c = v128.load(ya, 16);
+        c = madd(s0, hi4(w0), c);
+        c = madd(s1, hi4(w1), c);
+        c = madd(s2, hi4(w2), c);
+        c = madd(s3, hi4(w3), c);
+        v128.store(ya, c, 16);
       }
     }
   }
