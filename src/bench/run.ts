@@ -39,6 +39,8 @@ export interface BenchOptions {
   active?: number;
   /** Rank of the synthetic predictors in predictor mode with `active` (default 1024, close to published Bamboo files). */
   predictorRank?: number;
+  /** Sparse modes: dense above this active fraction per layer and token (engine default 0.4; 1 = always sparse). */
+  sparseCrossover?: number;
 }
 
 /** tokens/s over the repetitions. */
@@ -176,7 +178,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
   let wasm: WasmEngine | null = null;
   if (o.backend === 'wasm') {
     wasm = await loadWasmEngine(path, {
-      threads: o.threads, variant: o.variant, maxContext: ctx, sparse,
+      threads: o.threads, variant: o.variant, maxContext: ctx, sparse, sparseCrossover: o.sparseCrossover,
       synthetic: o.active === undefined ? undefined : { active: o.active, predictorRank, seed: o.seed },
     });
     engine = wasm;

@@ -34,6 +34,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the synthetic weights and prompt tokens', intOption('--seed', 0), 1)
     .option('--sparse <mode>', 'also measure sparse decode beside dense on the same load: lossless or predictor', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
     .option('--active <fraction>', 'synthetic sparsity: seeded random active set of this fraction of FFN neurons per token and layer, computed in full', floatOption('--active', 1e-6, 1))
+    .option('--sparse-crossover <f>', 'sparse modes: run a layer densely for a token when more than this fraction of its neurons is active (default 0.4; 1 = always sparse)', floatOption('--sparse-crossover', 0, 1))
     .option('--predictor-rank <n>', 'rank of the synthetic predictors with --sparse predictor --active (default 1024)', intOption('--predictor-rank', 1, 1 << 20))
     .option('--json', 'print JSON')
     .action(async (model: string | undefined, f: BenchFlags) => {

@@ -12,7 +12,8 @@ export type WasmVariant = 'simd' | 'relaxed';
 /**
  * How to choose the variant. 'auto' = relaxed when this runtime validates it, else simd;
  * 'relaxed-flag' = like auto, but first turn on V8's `--experimental-wasm-relaxed-simd` (Node 20),
- * a process-wide flag change, so it is opt-in. Env RELUFY_WASM=simd|relaxed overrides 'auto'.
+ * a process-wide flag change, so it is opt-in for library users (the relufy CLI opts in). Env
+ * RELUFY_WASM=simd|relaxed|relaxed-flag overrides 'auto'.
  */
 export type VariantChoice = 'auto' | 'relaxed-flag' | WasmVariant;
 
@@ -86,7 +87,7 @@ const cache = new Map<WasmVariant, WasmModule>();
  */
 export function loadWasmModule(choice: VariantChoice = 'auto'): WasmModule {
   const env = process.env['RELUFY_WASM'];
-  if (choice === 'auto' && (env === 'simd' || env === 'relaxed')) choice = env;
+  if (choice === 'auto' && (env === 'simd' || env === 'relaxed' || env === 'relaxed-flag')) choice = env;
   const dir = wasmDir();
   const relaxedBytes = readFileSync(join(dir, 'relufy-relaxed.wasm'));
   if (choice === 'relaxed-flag' && !WA.validate(relaxedBytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
