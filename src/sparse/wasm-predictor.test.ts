@@ -39,6 +39,16 @@ describe('WASM predictor mode', () => {
         byThreads.push(got);
       }
       assert.deepEqual(byThreads[1], byThreads[0]);
+      // above the crossover (about half the neurons predicted) the layer runs densely with h masked: same result, same telemetry
+      const refStats = new KernelEngine(model, undefined, { sparse: 'predictor', stats: true });
+      decodeOnly(refStats);
+      const fallback = await wasm(model, { threads: 2, sparse: 'predictor', sparseCrossover: 0.1, stats: true });
+      assert.ok(relErr(decodeOnly(fallback), want) <= 1e-4);
+      fallback.ffnStats!.layers().forEach((st, l) => {
+        const r = refStats.ffnStats!.layers()[l]!;
+        assert.ok(Math.abs(st.active.mean - r.active.mean) < 1e-6, `layer ${l} active ${st.active.mean} vs ${r.active.mean}`);
+        assert.equal(st.sparseUpTokens, 0);
+      });
       const all = withPredictors(base, tinyPredictors(base, { alwaysActive: true }));
       const got = decodeOnly(await wasm(all, { threads: 2, sparse: 'predictor', sparseCrossover: 1 }));
       assert.ok(relErr(got, dense) <= 1e-4, `always-active vs dense: ${relErr(got, dense)}`);

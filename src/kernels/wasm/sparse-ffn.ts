@@ -149,7 +149,15 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
       for (let j = 0; j < n; j++) keep[ord[idx[j]!]!] = 1;
       for (let i = 0; i < F; i++) if (!keep[i]) h[i] = 0;
       denseDownOne(e, L, s);
-      if (st) st.record(l, n, n, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted: n, predictorBytes: P.bytes });
+      if (st) {
+        const g = heap.f32(buf.g, F);
+        let active = 0, gateActive = 0;
+        for (let i = 0; i < F; i++) {
+          if (h[i] !== 0) active++;
+          if (g[i]! > 0) gateActive++;
+        }
+        st.record(l, active, gateActive, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted: n, predictorBytes: P.bytes });
+      }
       return;
     }
     const h = heap.f32(buf.h, F);
