@@ -22,7 +22,8 @@ export function group_bytes(type: i32, K: i32): i32 {
 
 // ---- one row group (4 rows) against one activation row ---------------------------------------
 
-@inline function rowQ8(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+/** i32x4 partial sums of one Q8_0 block (32 int8 at p) against x given as four i16x8 (also used by sparse.ts). */
+@inline export function rowQ8(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   const w0 = v128.load(p, 0);
   const w1 = v128.load(p, 16);
   const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), x1));

@@ -14,6 +14,7 @@
 // accumulation (PowerInfer's AXPY race, shared/docs/powerinfer-and-gguf.md 1.5 item 5).
 import { PT_F32, PT_Q8_0, QK, splitStart, f16ToF32, hsum4f, hsum4i, madd } from './common';
 import { gluOne } from './ops';
+import { rowQ8 } from './matmul';
 
 /** Fixed number of partial outputs (must match SPARSE_PARTS in src/kernels/wasm/bundles.ts). */
 const PARTS: i32 = 8;
@@ -67,8 +68,8 @@ function dotQuant4(type: i32, p0: usize, p1: usize, p2: usize, p3: usize, C: i32
     let s: v128;
     if (type == PT_Q8_0) {
       const x0 = v128.load(xb, 0), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-      s = hsum4i(rowQ8x(q0 + (o << 5), x0, x1, x2, x3), rowQ8x(q1 + (o << 5), x0, x1, x2, x3),
-        rowQ8x(q2 + (o << 5), x0, x1, x2, x3), rowQ8x(q3 + (o << 5), x0, x1, x2, x3));
+      s = hsum4i(rowQ8(q0 + (o << 5), x0, x1, x2, x3), rowQ8(q1 + (o << 5), x0, x1, x2, x3),
+        rowQ8(q2 + (o << 5), x0, x1, x2, x3), rowQ8(q3 + (o << 5), x0, x1, x2, x3));
     } else {
       s = hsum4i(blockQ4(q0 + (o << 4), xq + (o << 5), xb), blockQ4(q1 + (o << 4), xq + (o << 5), xb),
         blockQ4(q2 + (o << 4), xq + (o << 5), xb), blockQ4(q3 + (o << 4), xq + (o << 5), xb));
@@ -103,9 +104,9 @@ function dotQuant8(type: i32, g0: usize, g1: usize, g2: usize, g3: usize, upOff:
     if (type == PT_Q8_0) {
       const x0 = v128.load(xb, 0), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
       const w = o << 5;
-      sg = hsum4i(rowQ8x(q0 + w, x0, x1, x2, x3), rowQ8x(q1 + w, x0, x1, x2, x3), rowQ8x(q2 + w, x0, x1, x2, x3), rowQ8x(q3 + w, x0, x1, x2, x3));
-      su = hsum4i(rowQ8x(q0 + upOff + w, x0, x1, x2, x3), rowQ8x(q1 + upOff + w, x0, x1, x2, x3),
-        rowQ8x(q2 + upOff + w, x0, x1, x2, x3), rowQ8x(q3 + upOff + w, x0, x1, x2, x3));
+      sg = hsum4i(rowQ8(q0 + w, x0, x1, x2, x3), rowQ8(q1 + w, x0, x1, x2, x3), rowQ8(q2 + w, x0, x1, x2, x3), rowQ8(q3 + w, x0, x1, x2, x3));
+      su = hsum4i(rowQ8(q0 + upOff + w, x0, x1, x2, x3), rowQ8(q1 + upOff + w, x0, x1, x2, x3),
+        rowQ8(q2 + upOff + w, x0, x1, x2, x3), rowQ8(q3 + upOff + w, x0, x1, x2, x3));
     } else {
       const w = o << 4, xo = xq + (o << 5);
       const off8 = i32x4.shl(v128.load32_splat(xs + (o << 2)), 3);
@@ -129,14 +130,6 @@ function dotQuant8(type: i32, g0: usize, g1: usize, g2: usize, g3: usize, upOff:
   return accG;
 }
 
-/** i32x4 partial sums of one Q8_0 block (32 int8 at w) against x given as four i16x8. */
-@inline function rowQ8x(w: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  const w0 = v128.load(w, 0);
-  const w1 = v128.load(w, 16);
-  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), x1));
-  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), x3));
-  return i32x4.add(a, b);
-}
 
 /** The dots of four F32 row parts with x, as [d0, d1, d2, d3]. */
 function dotF32x4(p0: usize, p1: usize, p2: usize, p3: usize, C: i32, x: usize): v128 {
