@@ -1,7 +1,7 @@
 import { FormatError, RelufyError } from '../errors.js';
 import { POWERINFER } from '../formats/gguf/keys.js';
 import type { Tensor } from '../formats/quant/types.js';
-import { refKernels } from '../kernels/ref/index.js';
+import { gluValue, refKernels } from '../kernels/ref/index.js';
 import type { ModelConfig } from '../model/config.js';
 import type { FfnExecutor } from '../model/forward.js';
 import type { LoadedModel } from '../model/types.js';
@@ -213,9 +213,7 @@ export class PredictorFfn implements FfnExecutor {
         const g = gv[i]!;
         const u = hv[i]!;
         if (g > 0) gateActive++;
-        if (kind === 'swiglu') hv[i] = (g / (1 + Math.exp(-g))) * u;
-        else if (kind === 'reglu') hv[i] = g > 0 ? g * u : 0;
-        else hv[i] = g > 0 && u > 0 ? g * u : 0;
+        hv[i] = gluValue(g, u, kind);
         if (hv[i] !== 0) active++;
       }
       acc.fill(0);

@@ -166,10 +166,11 @@ export function neuronBytes(gateBytes: number, upBytes: number, downBytes: numbe
 
 /**
  * Counts one token's active neurons from its gate and h rows and records it as a dense FFN pass
- * (every byte read). Used by the dense paths so `--stats` works with sparse execution off.
+ * (every byte read). Used by the dense paths so `--stats` works with sparse execution off, and by
+ * predictor mode's dense passes (h masked to the predicted set; `predictor` bytes added to the read).
  */
 export function recordDenseToken(
-  stats: FfnStats, layer: number, gate: Float32Array, h: Float32Array, off: number, F: number, nb: NeuronBytes,
+  stats: FfnStats, layer: number, gate: Float32Array, h: Float32Array, off: number, F: number, nb: NeuronBytes, predictor?: PredictorRecord,
 ): void {
   let a = 0;
   let g = 0;
@@ -178,7 +179,7 @@ export function recordDenseToken(
     if (gate[off + i]! > 0) g++;
   }
   const dense = F * (nb.gate + nb.up + nb.down);
-  stats.record(layer, a, g, dense, dense, false, false);
+  stats.record(layer, a, g, dense + (predictor?.predictorBytes ?? 0), dense, false, false, predictor);
 }
 
 const pct = (x: number): string => (100 * x).toFixed(1).padStart(5);

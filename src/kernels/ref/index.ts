@@ -7,6 +7,16 @@ import type { KernelSet } from '../types.js';
  * Scalar TypeScript reference kernels: straightforward loops, float64 accumulation where a sum is
  * formed (so they are at least as accurate as any fast path). Slow by design; the fast path must match.
  */
+/**
+ * One FFN activation value: swiglu silu(g) * u, reglu relu(g) * u, drelu relu(g) * relu(u).
+ * Sources: Shazeer 2020 (GLU variants); TurboSparse (arXiv 2406.05955) section 3 for dReLU.
+ */
+export function gluValue(g: number, u: number, kind: 'swiglu' | 'reglu' | 'drelu'): number {
+  if (kind === 'swiglu') return (g / (1 + Math.exp(-g))) * u;
+  if (kind === 'reglu') return g > 0 ? g * u : 0;
+  return g > 0 && u > 0 ? g * u : 0;
+}
+
 export const refKernels: KernelSet = {
   name: 'ref',
 
@@ -97,13 +107,7 @@ export const refKernels: KernelSet = {
   },
 
   glu(out, gate, up, n, kind) {
-    for (let i = 0; i < n; i++) {
-      const g = gate[i]!;
-      const u = up[i]!;
-      if (kind === 'swiglu') out[i] = (g / (1 + Math.exp(-g))) * u;
-      else if (kind === 'reglu') out[i] = g > 0 ? g * u : 0;
-      else out[i] = g > 0 && u > 0 ? g * u : 0;
-    }
+    for (let i = 0; i < n; i++) out[i] = gluValue(gate[i]!, up[i]!, kind);
   },
 
   add(x, y, n) {

@@ -650,7 +650,7 @@ export class WasmSession implements InferenceSession {
         pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, T, h16, prefill()]);
       };
       if (e.sparse !== 'off' && T === 1) {
-        sparseFfnStep(e, l, L, s, kind);
+        sparseFfnStep(e, l, L, s, kind, gateUp, down);
       } else if (e.sparse === 'predictor') {
         predictorBatch(e, l, L, s, kind, T, gateUp, down);
       } else if (e.ffnStats) {

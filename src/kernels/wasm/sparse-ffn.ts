@@ -4,6 +4,7 @@ import { Rng } from '../../rng.js';
 import { PackedType } from './layout.js';
 import type { LayerPlan, Shard, WasmEngine } from './engine.js';
 import type { TensorInfo } from './source.js';
+import { recordDenseToken } from '../../sparse/stats.js';
 
 /**
  * Decode-step sparse FFN of the WASM engine (one token, T = 1) over a layer's neuron bundles
@@ -102,16 +103,31 @@ export function bundleDown(e: WasmEngine, L: LayerPlan, s: Shard, T: number): vo
   for (let t = 0; t < T; t++) runBundles(e, L, s, 0, F, MODE_DOWN, false, s.buf.h + t * F * 4, s.buf.x + t * C * 4);
 }
 
-/** x += ffn_down(h) for one token from buf.h: the dense down matrix, or the bundles for ffn_down_t-only files. */
-function denseDownOne(e: WasmEngine, L: LayerPlan, s: Shard): void {
+/** Predictor scores (T, F) into buf.score: fc2 · relu(fc1 · x) on the FFN input buf.x (T, C). */
+function runPredictor(e: WasmEngine, L: LayerPlan, s: Shard, T: number): void {
+  const C = e.config.hidden_size;
   const { buf, ex } = s;
-  if (!L.down) return bundleDown(e, L, s, 1);
-  if (quant(L.down.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, e.config.intermediate_size / 32, 0, 0, 0, 1);
-  e.pool.run(L.mem, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1, 0, 0]);
+  const P = L.pred!;
+  const R = P.fc1.O;
+  if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, (T * C) / 32, 0, 0, 0, 1);
+  e.pool.run(L.mem, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, T, 0, 0]);
+  ex.relu_inplace(buf.pr, T * R);
+  if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, (T * R) / 32, 0, 0, 0, 1);
+  e.pool.run(L.mem, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, T, 0, 0]);
 }
 
-/** x += ffn(n) for one decode token in the engine's sparse mode (see the file comment). */
-export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number): void {
+/** Zeroes h[off + i] for every neuron i outside the listed slots idx[0..n) (slot k holds neuron ord[k]). */
+function maskToList(h: Float32Array, off: number, idx: Int32Array, n: number, ord: Int32Array): void {
+  const keep = new Uint8Array(ord.length);
+  for (let j = 0; j < n; j++) keep[ord[idx[j]!]!] = 1;
+  for (let i = 0; i < keep.length; i++) if (!keep[i]) h[off + i] = 0;
+}
+
+/**
+ * x += ffn(n) for one decode token in the engine's sparse mode (see the file comment). `gateUp` /
+ * `down` are the engine's dense gate+up and down products for this layer (dense fallbacks).
+ */
+export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, gateUp: () => void, down: () => void): void {
   const F = e.config.intermediate_size, C = e.config.hidden_size;
   const { buf, heap, ex } = s;
   const m = L.mem;
@@ -127,12 +143,7 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
 
   if (e.sparse === 'predictor') {
     const P = L.pred!;
-    const R = P.fc1.O;
-    if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, C / 32, 0, 0, 0, 1);
-    pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, 1, 0, 0]);
-    ex.relu_inplace(buf.pr, R);
-    if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, R / 32, 0, 0, 0, 1);
-    pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, 1, 0, 0]);
+    runPredictor(e, L, s, 1);
     let n = 0;
     if (force) n = drawActive(e, idx, F);
     else {
@@ -142,22 +153,12 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     }
     if (n > limit) {
       // too many predicted neurons for sparse to pay: dense gate and up, h masked to the predicted set, dense down
-      pool.run(m, 'matmul_multi', [L.descs + 160, 2, buf.n, buf.nq, buf.nd, buf.ns, 1, 0, 0]);
+      gateUp();
       ex.glu(buf.h, buf.g, buf.u, F, kind);
       const h = heap.f32(buf.h, F);
-      const keep = new Uint8Array(F);
-      for (let j = 0; j < n; j++) keep[ord[idx[j]!]!] = 1;
-      for (let i = 0; i < F; i++) if (!keep[i]) h[i] = 0;
-      denseDownOne(e, L, s);
-      if (st) {
-        const g = heap.f32(buf.g, F);
-        let active = 0, gateActive = 0;
-        for (let i = 0; i < F; i++) {
-          if (h[i] !== 0) active++;
-          if (g[i]! > 0) gateActive++;
-        }
-        st.record(l, active, gateActive, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted: n, predictorBytes: P.bytes });
-      }
+      maskToList(h, 0, idx, n, ord);
+      down();
+      if (st) recordDenseToken(st, l, heap.f32(buf.g, F), h, 0, F, nb, { predicted: n, predictorBytes: P.bytes });
       return;
     }
     const h = heap.f32(buf.h, F);
@@ -199,10 +200,7 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
     for (let k = 0; k < F; k++) if (h[ord[k]!] !== 0) idx[active++] = k;
     sparseDown = active <= limit || !L.down;
     if (sparseDown) runBundles(e, L, s, kind, active, MODE_DOWN, force);
-    else {
-      if (quant(L.down!.type)) ex.quantize_q8(buf.h, buf.hq, buf.hd, buf.hs, F / 32, 0, 0, 0, 1);
-      pool.run(m, 'matmul_multi', [L.descs + 128, 1, buf.h, buf.hq, buf.hd, buf.hs, 1, 0, 0]);
-    }
+    else down();
   }
   if (st) {
     const read = F * nb.gate + (sparseUp ? gateActive : F) * nb.up + (sparseDown ? active : F) * nb.down;
@@ -217,17 +215,10 @@ export function sparseFfnStep(e: WasmEngine, l: number, L: LayerPlan, s: Shard, 
  * engine's batch matrix products (prefill kernels) for this layer.
  */
 export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard, kind: number, T: number, gateUp: () => void, down: () => void): void {
-  const F = e.config.intermediate_size, C = e.config.hidden_size;
+  const F = e.config.intermediate_size;
   const { buf, heap, ex } = s;
-  const m = L.mem;
-  const pool = e.pool;
   const P = L.pred!;
-  const R = P.fc1.O;
-  if (quant(P.fc1.type)) ex.quantize_q8(buf.x, buf.pxq, buf.pxd, buf.pxs, (T * C) / 32, 0, 0, 0, 1);
-  pool.run(m, 'matmul_multi', [P.descs, 1, buf.x, buf.pxq, buf.pxd, buf.pxs, T, 0, 0]);
-  ex.relu_inplace(buf.pr, T * R);
-  if (quant(P.fc2.type)) ex.quantize_q8(buf.pr, buf.prq, buf.prd, buf.prs, (T * R) / 32, 0, 0, 0, 1);
-  pool.run(m, 'matmul_multi', [P.descs + 32, 1, buf.pr, buf.prq, buf.prd, buf.prs, T, 0, 0]);
+  runPredictor(e, L, s, T);
   gateUp();
   ex.glu(buf.h, buf.g, buf.u, T * F, kind);
   const h = heap.f32(buf.h, T * F);
@@ -238,12 +229,10 @@ export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard,
   const nb = L.nb;
   for (let t = 0; t < T; t++) {
     const o = t * F;
-    let predicted = 0, active = 0, gateActive = 0;
+    let predicted = 0;
     if (e.synthetic) {
       predicted = drawActive(e, idx, F);
-      const keep = new Uint8Array(F);
-      for (let j = 0; j < predicted; j++) keep[idx[j]!] = 1;
-      for (let i = 0; i < F; i++) if (!keep[i]) h[o + i] = 0;
+      maskToList(h, o, idx, predicted, L.bundles!.order);
     } else {
       const thr = e.predThreshold;
       for (let i = 0; i < F; i++) {
@@ -251,13 +240,7 @@ export function predictorBatch(e: WasmEngine, l: number, L: LayerPlan, s: Shard,
         else h[o + i] = 0;
       }
     }
-    if (st) {
-      for (let i = 0; i < F; i++) {
-        if (h[o + i] !== 0) active++;
-        if (g[o + i]! > 0) gateActive++;
-      }
-      st.record(l, active, gateActive, P.bytes + F * (nb.gate + nb.up + nb.down), F * (nb.gate + nb.up + nb.down), false, false, { predicted, predictorBytes: P.bytes });
-    }
+    if (st) recordDenseToken(st, l, g, h, o, F, nb, { predicted, predictorBytes: P.bytes });
   }
   down();
 }
