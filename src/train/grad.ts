@@ -1,5 +1,12 @@
 import type { ModelConfig } from '../model/config.js';
 import { TrainModel } from './model.js';
+import { softmaxForward } from './ops/index.js';
+
+/** A frozen teacher for distillation: its config and flat parameters (`paramLayout` order of its config). */
+export interface Teacher {
+  config: ModelConfig;
+  params: Float32Array;
+}
 
 /** A share of an optimizer step (or of an evaluation) given to one thread. */
 export interface GradJob {
@@ -9,6 +16,8 @@ export interface GradJob {
   /** 1 / (target tokens of the whole step): makes the summed gradients those of the step's mean loss. */
   lossScale: number;
   l1: number;
+  /** Weight of the KL to the teacher's distribution (0 = plain cross-entropy; needs a teacher). */
+  distill: number;
   /** false = forward only (evaluation). */
   backward: boolean;
 }
@@ -20,13 +29,22 @@ export interface GradResult {
   zeros: number[];
   /** FFN activations seen per layer. */
   seen: number;
+  /** Summed KL(teacher || model) over counted positions (0 when the job does not distill). */
+  klSum: number;
 }
 
-/** Runs jobs on one TrainModel; gradients go to `grads`, which each job zeroes first. */
+/**
+ * Runs jobs on one TrainModel; gradients go to `grads`, which each job zeroes first. With a teacher,
+ * jobs with distill > 0 first run the teacher forward on the same inputs for its next-token distribution.
+ */
 export class GradComputer {
   private readonly model: TrainModel;
-  constructor(config: ModelConfig, params: Float32Array, private readonly grads: Float32Array, B: number, T: number) {
+  private readonly teacher: TrainModel | null = null;
+  private readonly teacherProbs: Float32Array;
+  constructor(config: ModelConfig, params: Float32Array, private readonly grads: Float32Array, B: number, T: number, teacher?: Teacher) {
     this.model = new TrainModel(config, params, grads, B, T);
+    if (teacher) this.teacher = new TrainModel(teacher.config, teacher.params, new Float32Array(teacher.params.length), B, T);
+    this.teacherProbs = new Float32Array(teacher ? B * T * config.vocab_size : 0);
   }
 
   run(job: GradJob): GradResult {
@@ -34,13 +52,21 @@ export class GradComputer {
     const n = m.B * m.T;
     if (job.backward) this.grads.fill(0);
     m.resetStats();
-    let lossSum = 0, count = 0;
+    let lossSum = 0, count = 0, klSum = 0;
+    const distill = job.distill > 0;
+    if (distill && !this.teacher) throw new Error('distill > 0 needs a teacher model');
     for (let o = 0; o < job.inputs.length; o += n) {
-      const r = m.forward(job.inputs.subarray(o, o + n), job.targets.subarray(o, o + n));
+      const inputs = job.inputs.subarray(o, o + n);
+      if (distill) {
+        this.teacher!.forward(inputs, null);
+        softmaxForward(this.teacherProbs, this.teacher!.logits, n, m.config.vocab_size);
+      }
+      const r = m.forward(inputs, job.targets.subarray(o, o + n));
       lossSum += r.lossSum;
       count += r.count;
-      if (job.backward) m.backward(job.lossScale, job.l1);
+      if (distill) klSum += m.distillLoss(this.teacherProbs);
+      if (job.backward) m.backward(job.lossScale, job.l1, distill ? { probs: this.teacherProbs, alpha: job.distill } : undefined);
     }
-    return { lossSum, count, zeros: [...m.ffnZeros], seen: m.ffnSeen };
+    return { lossSum, count, zeros: [...m.ffnZeros], seen: m.ffnSeen, klSum };
   }
 }

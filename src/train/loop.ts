@@ -43,7 +43,7 @@ export interface Progress {
 
 /** One JSONL record of OUT_DIR/log.jsonl. */
 export type LogRecord =
-  | { type: 'train'; step: number; phase: string; tokens: number; loss: number; lr: number; grad_norm: number; sparsity: number; sparsity_layers: number[]; tok_per_s: number; elapsed: number }
+  | { type: 'train'; step: number; phase: string; tokens: number; loss: number; kl?: number; lr: number; grad_norm: number; sparsity: number; sparsity_layers: number[]; tok_per_s: number; elapsed: number }
   | { type: 'val'; step: number; tokens: number; val_loss: number; sparsity: number; sparsity_layers: number[]; val_tokens: number };
 
 export interface EvalResult {
@@ -89,7 +89,7 @@ export async function evaluate(pool: GradPool, windows: { inputs: Int32Array; ta
     while (part.length % pool.B !== 0) part.push({ inputs: part[0]!.inputs, targets: new Int32Array(pool.T).fill(-1) });
     const inputs = new Int32Array(part.length * pool.T), targets = new Int32Array(part.length * pool.T);
     part.forEach((w, j) => (inputs.set(w.inputs, j * pool.T), targets.set(w.targets, j * pool.T)));
-    jobs.push({ inputs, targets, lossScale: 0, l1: 0, backward: false });
+    jobs.push({ inputs, targets, lossScale: 0, l1: 0, distill: 0, backward: false });
   }
   void n;
   const res = await pool.run(jobs);
@@ -102,12 +102,16 @@ function recipeHash(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
 }
 
-/** Loads the initial model, converting its FFN when the recipe asks for another activation. */
-export function initialModel(recipe: Recipe, path: string, tokenizer?: string): LoadedModel {
-  let model = loadModel(path, tokenizer ? { tokenizer } : {});
+/**
+ * Loads the initial model, converting its FFN when the recipe asks for another activation.
+ * `teacher` is the model as loaded (before conversion), the teacher of distilling phases.
+ */
+export function initialModel(recipe: Recipe, path: string, tokenizer?: string): LoadedModel & { teacher: LoadedModel } {
+  const loaded = loadModel(path, tokenizer ? { tokenizer } : {});
+  let model = loaded;
   if (recipe.activation && recipe.activation !== model.config.ffn_activation) model = convertActivation(model, recipe.activation);
   if (!model.tokenizer) throw new UsageError('-m', `${path} carries no tokenizer (pass one with --tokenizer)`);
-  return model;
+  return { ...model, teacher: loaded };
 }
 
 /**
@@ -163,7 +167,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
 
   // parameters and optimizer
   const layout = paramLayout(c);
-  const pool = new GradPool(c, layout.size, threads, B, T);
+  const distills = recipe.phases.some((p) => p.distill > 0);
+  const pool = new GradPool(c, layout.size, threads, B, T, distills ? { config: model.teacher.config, params: paramsFromModel(model.teacher) } : undefined);
   try {
     pool.params.set(paramsFromModel(model));
     const decay = new Uint8Array(layout.size);
@@ -232,7 +237,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         const mine = batches.filter((_, k) => k % threads === w);
         const inputs = new Int32Array(mine.length * n), targets = new Int32Array(mine.length * n);
         mine.forEach((b, j) => (inputs.set(b.inputs, j * n), targets.set(b.targets, j * n)));
-        jobs.push({ inputs, targets, lossScale, l1: phase.l1, backward: true });
+        jobs.push({ inputs, targets, lossScale, l1: phase.l1, distill: phase.distill, backward: true });
       }
       const res = await pool.run(jobs);
       pool.reduce(grad, jobs.length);
@@ -242,11 +247,13 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       adamwUpdate(pool.params, grad, opt, decay, step + 1, { lr, weightDecay: phase.weight_decay });
       step++;
       tokens += micro * n;
-      const loss = res.reduce((a, r) => a + r.lossSum, 0) / res.reduce((a, r) => a + r.count, 0);
+      const counted = res.reduce((a, r) => a + r.count, 0);
+      const loss = res.reduce((a, r) => a + r.lossSum, 0) / counted;
+      const kl = phase.distill > 0 ? res.reduce((a, r) => a + r.klSum, 0) / counted : undefined;
       const sp = shares(res, L);
       const secs = (performance.now() - t0) / 1000;
       const tps = (tokens - tokensAtStart) / Math.max(secs, 1e-9);
-      log({ type: 'train', step, phase: phase.name, tokens, loss, lr, grad_norm: gnorm, sparsity: sp.mean, sparsity_layers: sp.layers, tok_per_s: tps, elapsed: elapsedBefore + secs });
+      log({ type: 'train', step, phase: phase.name, tokens, loss, ...(kl !== undefined ? { kl } : {}), lr, grad_norm: gnorm, sparsity: sp.mean, sparsity_layers: sp.layers, tok_per_s: tps, elapsed: elapsedBefore + secs });
       o.onProgress?.({ step, total, phase: phase.name, loss, tokensPerSecond: tps });
       if (step % recipe.eval_every === 0 && step < total) {
         const ev = await evaluate(pool, valWindows, L);
@@ -272,7 +279,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       summary.valAfter = after;
       log({ type: 'val', step, tokens, val_loss: after.loss, sparsity: after.sparsity, sparsity_layers: after.sparsityLayers, val_tokens: after.tokens });
       note(`final: val loss ${after.loss.toFixed(4)}, FFN sparsity ${(100 * after.sparsity).toFixed(1)}%`);
-      const out: LoadedModel = { ...model, tensors: tensorsFromParams(c, pool.params), metadata: {} };
+      const { teacher: _teacher, ...converted } = model;
+      const out: LoadedModel = { ...converted, tensors: tensorsFromParams(c, pool.params), metadata: {} };
       summary.modelPath = join(o.outDir, 'model.gguf');
       saveGguf(summary.modelPath, out, { weightType: GGMLType.F32, name: recipe.name });
       summary.plotPath = join(o.outDir, 'curves.svg');

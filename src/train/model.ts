@@ -6,7 +6,7 @@ import type { LoadedModel } from '../model/types.js';
 import { expectedTensorShapes } from '../model/weights.js';
 import {
   attentionBackward, attentionForward, crossentropyBackward, crossentropyForward, encoderBackward, encoderForward,
-  gluBackward, gluForward, linearBackward, linearForward, residualForward, rmsnormBackward, rmsnormForward,
+  gluBackward, gluForward, klBackward, klForward, linearBackward, linearForward, residualForward, rmsnormBackward, rmsnormForward,
   ropeBackward, ropeForward, ropeTable,
 } from './ops/index.js';
 
@@ -229,19 +229,37 @@ export class TrainModel {
   }
 
   /**
-   * Accumulates d(objective)/d(params) into grads, for the last `forward` with targets, where
-   *   objective = lossScale * sum_positions [ CE + l1 * sum_layers mean_f |h_f| ]
-   * (lossScale = 1 / tokens of the whole optimizer step gives the step's mean loss). The L1 term is
-   * ProSparse's activation penalty, on the FFN activation h = glu(gate, up) of every layer.
+   * KL(teacher || this model) per position of the last `forward` (0 where the target is ignored),
+   * summed over counted positions. teacherProbs (B*T, V): the teacher's softmax on the same inputs.
    */
-  backward(lossScale: number, l1 = 0): void {
+  distillLoss(teacherProbs: Float32Array): number {
+    const N = this.B * this.T, V = this.config.vocab_size;
+    const kl = new Float32Array(N);
+    klForward(kl, this.logits, teacherProbs, this.targets, N, V);
+    let s = 0;
+    for (let i = 0; i < N; i++) s += kl[i]!;
+    return s;
+  }
+
+  /**
+   * Accumulates d(objective)/d(params) into grads, for the last `forward` with targets, where
+   *   objective = lossScale * sum_positions [ (1 - a) CE + a KL(q || p) + l1 * sum_layers mean_f |h_f| ]
+   * (lossScale = 1 / tokens of the whole optimizer step gives the step's mean loss). The L1 term is
+   * ProSparse's activation penalty, on the FFN activation h = glu(gate, up) of every layer. The KL
+   * term (weight a = teacher.alpha, 0 without a teacher) distills a teacher's next-token
+   * distribution q (teacher.probs, (B*T, V)) into the model's p, as in ReLU-fication by distillation
+   * from the dense model (Hinton et al. 2015, temperature 1).
+   */
+  backward(lossScale: number, l1 = 0, teacher?: { probs: Float32Array; alpha: number }): void {
     const c = this.config, B = this.B, T = this.T, N = B * T;
     const C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
     const NH = c.num_attention_heads, KVH = c.num_key_value_heads, D = c.head_dim;
     const L = c.num_hidden_layers;
-    const dlosses = new Float32Array(N).fill(lossScale);
+    const alpha = teacher ? teacher.alpha : 0;
+    const dlosses = new Float32Array(N).fill(lossScale * (1 - alpha));
     const dlogits = new Float32Array(N * V);
     crossentropyBackward(dlogits, dlosses, this.probs, this.targets, N, V);
+    if (teacher && alpha !== 0) klBackward(dlogits, new Float32Array(N).fill(lossScale * alpha), this.probs, teacher.probs, this.targets, N, V);
     const dln = new Float32Array(N * C); // gradient of a norm's output (reused)
     linearBackward(dln, this.g.output, dlogits, this.lnf, this.p.output, N, C, V);
     // dresid: gradient of the residual stream. The residual adds pass it through unchanged

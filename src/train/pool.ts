@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { RelufyError } from '../errors.js';
 import type { ModelConfig } from '../model/config.js';
-import { GradComputer, type GradJob, type GradResult } from './grad.js';
+import { GradComputer, type GradJob, type GradResult, type Teacher } from './grad.js';
 
 /**
  * Data-parallel gradient computation: `threads` workers share the parameters (SharedArrayBuffer,
@@ -15,13 +15,23 @@ export class GradPool {
   private readonly workers: Worker[] = [];
   private readonly local: GradComputer | null = null;
 
-  constructor(config: ModelConfig, paramCount: number, readonly threads: number, readonly B: number, readonly T: number) {
+  /**
+   * @param teacher frozen teacher for distillation jobs (its parameters are copied into shared
+   *   memory once and read by every worker)
+   */
+  constructor(config: ModelConfig, paramCount: number, readonly threads: number, readonly B: number, readonly T: number, teacher?: Teacher) {
     if (!Number.isInteger(threads) || threads < 1) throw new RelufyError(`threads: ${threads} is not a positive integer`);
     this.params = new Float32Array(new SharedArrayBuffer(4 * paramCount));
     this.grads = [];
+    let shared: { config: ModelConfig; params: SharedArrayBuffer } | undefined;
+    if (teacher) {
+      const tp = new Float32Array(new SharedArrayBuffer(4 * teacher.params.length));
+      tp.set(teacher.params);
+      shared = { config: teacher.config, params: tp.buffer as SharedArrayBuffer };
+    }
     if (threads === 1) {
       this.grads.push(new Float32Array(paramCount));
-      this.local = new GradComputer(config, this.params, this.grads[0]!, B, T);
+      this.local = new GradComputer(config, this.params, this.grads[0]!, B, T, shared && { config: shared.config, params: new Float32Array(shared.params) });
       return;
     }
     // Under tsx (tests, `npx tsx`) this module is worker.ts's sibling .ts file; built, it is .js.
@@ -34,7 +44,7 @@ export class GradPool {
     for (let i = 0; i < threads; i++) {
       const g = new SharedArrayBuffer(4 * paramCount);
       this.grads.push(new Float32Array(g));
-      this.workers.push(new Worker(source ?? entry, { eval: source !== null, workerData: { config, params: this.params.buffer, grads: g, B, T } }));
+      this.workers.push(new Worker(source ?? entry, { eval: source !== null, workerData: { config, params: this.params.buffer, grads: g, B, T, teacher: shared } }));
     }
   }
 

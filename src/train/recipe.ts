@@ -23,6 +23,11 @@ export interface Phase {
   weight_decay: number;
   /** ProSparse L1 strength on FFN activations (0 = off). */
   l1: number;
+  /**
+   * Weight a in [0, 1] of distillation from the initial (unconverted) model: the loss is
+   * (1 - a) CE + a KL(teacher || model) per position (0 = off).
+   */
+  distill: number;
 }
 
 export interface Recipe {
@@ -102,6 +107,7 @@ export function parseRecipe(raw: unknown, file: string, baseDir: string): Recipe
       warmup_steps: int(p, 'warmup_steps', f, 0, 0),
       weight_decay: num(p, 'weight_decay', f, 0),
       l1: num(p, 'l1', f, 0),
+      distill: num(p, 'distill', f, 0),
     };
   });
   const recipe: Recipe = {
@@ -118,6 +124,7 @@ export function parseRecipe(raw: unknown, file: string, baseDir: string): Recipe
   };
   if (act !== undefined) recipe.activation = act as FfnActivation;
   for (const [i, p] of phases.entries()) {
+    if (p.distill > 1) bad(`phases[${i}].distill`, 'a weight between 0 and 1');
     if (p.batch_tokens % (recipe.seq_len * recipe.micro_batch) !== 0)
       bad(`phases[${i}].batch_tokens`, `a multiple of seq_len * micro_batch = ${recipe.seq_len * recipe.micro_batch}`);
   }

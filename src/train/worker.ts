@@ -9,10 +9,12 @@ interface Init {
   grads: SharedArrayBuffer;
   B: number;
   T: number;
+  teacher?: { config: ModelConfig; params: SharedArrayBuffer };
 }
 
 const init = workerData as Init;
-const gc = new GradComputer(init.config, new Float32Array(init.params), new Float32Array(init.grads), init.B, init.T);
+const gc = new GradComputer(init.config, new Float32Array(init.params), new Float32Array(init.grads), init.B, init.T,
+  init.teacher && { config: init.teacher.config, params: new Float32Array(init.teacher.params) });
 parentPort!.on('message', (job: GradJob) => {
   try {
     parentPort!.postMessage({ ok: true, result: gc.run(job) });

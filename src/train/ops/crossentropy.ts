@@ -35,3 +35,58 @@ export function crossentropyBackward(dlogits: Float32Array, dlosses: Float32Arra
     dlogits[o + tgt] -= d;
   }
 }
+
+/**
+ * Distillation term (Hinton et al. 2015, temperature 1): per position the KL divergence from a
+ * teacher's next-token distribution q to the student's softmax(logits):
+ *   kl[n] = sum_v q[n,v] (log q[n,v] - log softmax(logits)[n,v])   (0 where targets[n] < 0)
+ * logits (N,V), teacherProbs (N,V) rows summing to 1. log softmax is taken in log-sum-exp form.
+ */
+export function klForward(kl: Float32Array, logits: Float32Array, teacherProbs: Float32Array, targets: Int32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    if (targets[n]! < 0) {
+      kl[n] = 0;
+      continue;
+    }
+    const o = n * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[o + v]! > max) max = logits[o + v]!;
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v]! - max);
+    const lse = Math.log(sum) + max;
+    let s = 0;
+    for (let v = 0; v < V; v++) {
+      const q = teacherProbs[o + v]!;
+      if (q > 0) s += q * (Math.log(q) - (logits[o + v]! - lse));
+    }
+    kl[n] = s;
+  }
+}
+
+/** dlogits (N,V) += dkl[n] * (probs - teacherProbs), probs = the student's softmax (from crossentropyForward). */
+export function klBackward(dlogits: Float32Array, dkl: Float32Array, probs: Float32Array, teacherProbs: Float32Array, targets: Int32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    if (targets[n]! < 0) continue;
+    const d = dkl[n]!;
+    if (d === 0) continue;
+    const o = n * V;
+    for (let v = 0; v < V; v++) dlogits[o + v] += d * (probs[o + v]! - teacherProbs[o + v]!);
+  }
+}
+
+/** probs (N,V) = softmax(logits (N,V)) per row (a teacher's distribution for `klForward`). */
+export function softmaxForward(probs: Float32Array, logits: Float32Array, N: number, V: number): void {
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[o + v]! > max) max = logits[o + v]!;
+    let sum = 0;
+    for (let v = 0; v < V; v++) {
+      const e = Math.exp(logits[o + v]! - max);
+      probs[o + v] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let v = 0; v < V; v++) probs[o + v] *= inv;
+  }
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gradCheck, lcg, type GradCheckCase } from './gradcheck.js';
 import {
-  attentionBackward, attentionForward, crossentropyBackward, crossentropyForward, encoderBackward, encoderForward,
+  attentionBackward, attentionForward, crossentropyBackward, crossentropyForward, klBackward, klForward, softmaxForward, encoderBackward, encoderForward,
   gluBackward, gluForward, linearBackward, linearForward, residualBackward, residualForward, rmsnormBackward,
   rmsnormForward, ropeBackward, ropeForward, ropeTable,
 } from './index.js';
@@ -150,4 +150,24 @@ test('crossentropy: loss = -log softmax[target], gradcheck on logits, ignored ta
   const g = new Float32Array(N * V);
   crossentropyBackward(g, new Float32Array(N).fill(1), probs, targets, N, V);
   for (let v = 0; v < V; v++) assert.equal(g[2 * V + v], 0);
+});
+
+test('kl (distillation): KL(teacher || softmax(logits)), zero when equal, gradcheck on logits, ignored targets give none', () => {
+  const N = 4, V = 6;
+  const logits = randn(N * V, 3), targets = Int32Array.from([2, 0, -1, 5]);
+  const teacher = new Float32Array(N * V), probs = new Float32Array(N * V), losses = new Float32Array(N), kl = new Float32Array(N);
+  softmaxForward(teacher, randn(N * V, 2), N, V);
+  // equal distributions: KL = 0
+  const same = new Float32Array(N * V);
+  softmaxForward(same, logits, N, V);
+  klForward(kl, logits, same, targets, N, V);
+  for (let n = 0; n < N; n++) assert.ok(Math.abs(kl[n]!) < 1e-5, `kl[${n}] = ${kl[n]}`);
+  klForward(kl, logits, teacher, targets, N, V);
+  assert.ok(kl[0]! > 0);
+  assert.equal(kl[2], 0);
+  expectPass('kl', {
+    inputs: [logits],
+    forward: () => (crossentropyForward(losses, probs, logits, targets, N, V), klForward(kl, logits, teacher, targets, N, V), [kl]),
+    backward: ([d], [g]) => klBackward(g!, d!, probs, teacher, targets, N, V),
+  });
 });
