@@ -4,7 +4,7 @@
 //   relufy-relaxed.wasm  + relaxed SIMD (chosen at run time when WebAssembly.validate accepts it)
 // Both import a shared memory (env.memory, up to 65536 pages = 4 GiB). Nothing is fetched at run time.
 // Usage: node scripts/build-wasm.mjs [--quiet]
-import { mkdirSync, statSync, readdirSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import asc from 'assemblyscript/asc';
 
@@ -26,7 +26,10 @@ const common = [
 
 for (const v of VARIANTS) {
   const out = join(outDir, `relufy-${v.name}.wasm`);
-  const { error, stderr } = await asc.main([...common, '--enable', v.features, '-o', out], {});
+  // Written under a temporary name, then renamed: a concurrent reader never sees a half-written file.
+  const tmp = `${out}.${process.pid}.tmp`;
+  const { error, stderr } = await asc.main([...common, '--enable', v.features, '-o', tmp], {});
+  if (!error) renameSync(tmp, out);
   if (error) {
     console.error(stderr.toString());
     console.error(`build-wasm: ${v.name} failed: ${error.message}`);

@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../model/config.js';
 import { TrainModel } from './model.js';
+import { TrainKernel } from './ops/gemm.js';
 import { softmaxForward } from './ops/index.js';
 
 /** A frozen teacher for distillation: its config and flat parameters (`paramLayout` order of its config). */
@@ -33,24 +34,45 @@ export interface GradResult {
   klSum: number;
 }
 
+/** Which matrix-product path a GradComputer uses: the WebAssembly SIMD GEMM or the plain-JS reference. */
+export type TrainKernelChoice = 'wasm' | 'js';
+
 /**
  * Runs jobs on one TrainModel; gradients go to `grads`, which each job zeroes first. With a teacher,
  * jobs with distill > 0 first run the teacher forward on the same inputs for its next-token distribution.
+ *
+ * With the 'wasm' kernel (default; env RELUFY_TRAIN_KERNEL=js selects the JS path) the models live in
+ * this thread's own WebAssembly memory: each job copies `params` in first and, with a backward,
+ * copies the gradients out to `grads` at the end (the teacher's frozen parameters are copied once).
  */
 export class GradComputer {
   private readonly model: TrainModel;
   private readonly teacher: TrainModel | null = null;
   private readonly teacherProbs: Float32Array;
-  constructor(config: ModelConfig, params: Float32Array, private readonly grads: Float32Array, B: number, T: number, teacher?: Teacher) {
-    this.model = new TrainModel(config, params, grads, B, T);
-    if (teacher) this.teacher = new TrainModel(teacher.config, teacher.params, new Float32Array(teacher.params.length), B, T);
+  /** The model's own params / grads (in wasm memory), or the caller's arrays on the JS path. */
+  private readonly mParams: Float32Array;
+  private readonly mGrads: Float32Array;
+  constructor(
+    config: ModelConfig, private readonly params: Float32Array, private readonly grads: Float32Array, B: number, T: number, teacher?: Teacher,
+    kernel: TrainKernelChoice = process.env['RELUFY_TRAIN_KERNEL'] === 'js' ? 'js' : 'wasm',
+  ) {
+    const k = kernel === 'wasm' ? new TrainKernel() : null;
+    this.mParams = k ? k.f32(params.length) : params;
+    this.mGrads = k ? k.f32(grads.length) : grads;
+    this.model = new TrainModel(config, this.mParams, this.mGrads, B, T, k);
+    if (teacher) {
+      const tp = k ? k.f32(teacher.params.length) : teacher.params;
+      if (k) tp.set(teacher.params);
+      this.teacher = new TrainModel(teacher.config, tp, new Float32Array(teacher.params.length), B, T, k);
+    }
     this.teacherProbs = new Float32Array(teacher ? B * T * config.vocab_size : 0);
   }
 
   run(job: GradJob): GradResult {
     const m = this.model;
     const n = m.B * m.T;
-    if (job.backward) this.grads.fill(0);
+    if (this.mParams !== this.params) this.mParams.set(this.params);
+    if (job.backward) this.mGrads.fill(0);
     m.resetStats();
     let lossSum = 0, count = 0, klSum = 0;
     const distill = job.distill > 0;
@@ -67,6 +89,7 @@ export class GradComputer {
       if (distill) klSum += m.distillLoss(this.teacherProbs);
       if (job.backward) m.backward(job.lossScale, job.l1, distill ? { probs: this.teacherProbs, alpha: job.distill } : undefined);
     }
+    if (job.backward && this.mGrads !== this.grads) this.grads.set(this.mGrads);
     return { lossSum, count, zeros: [...m.ffnZeros], seen: m.ffnSeen, klSum };
   }
 }

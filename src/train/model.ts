@@ -9,6 +9,7 @@ import {
   gluBackward, gluForward, klBackward, klForward, linearBackward, linearForward, residualForward, rmsnormBackward, rmsnormForward,
   ropeBackward, ropeForward, ropeTable,
 } from './ops/index.js';
+import type { TrainKernel } from './ops/gemm.js';
 
 /**
  * Where each named parameter lives in the one flat float32 parameter array (llm.c
@@ -115,6 +116,11 @@ interface LayerActs {
  * sequences of T tokens (llm.c `gpt2_forward` / `gpt2_backward`), fp32 throughout.
  * The model reads `params` and accumulates into `grads` (both flat, `paramLayout` order); the caller
  * owns both (they may live in SharedArrayBuffers shared with other threads).
+ *
+ * With a `kernel`, every activation and gradient buffer is allocated in its WebAssembly memory and
+ * the matrix products run in its SIMD GEMM — fully so when params and grads live there too
+ * (`kernel.f32`); products whose arrays are plain (e.g. params in a SharedArrayBuffer) use the JS
+ * reference. Without a kernel everything is plain JS.
  */
 export class TrainModel {
   readonly config: ModelConfig;
@@ -141,9 +147,14 @@ export class TrainModel {
   /** Per layer: FFN entries with glu(gate, up) == 0 seen by `forward` since `resetStats` (of `ffnSeen`). */
   readonly ffnZeros: Float64Array;
   ffnSeen = 0;
+  private readonly kernel: TrainKernel | null;
+  /** Backward-pass buffers, allocated by the first `backward` (a teacher never needs them). */
+  private bw: BackwardBuffers | null = null;
 
-  constructor(config: ModelConfig, params: Float32Array, grads: Float32Array, B: number, T: number) {
+  constructor(config: ModelConfig, params: Float32Array, grads: Float32Array, B: number, T: number, kernel: TrainKernel | null = null) {
     this.config = config;
+    this.kernel = kernel;
+    const f32 = (n: number): Float32Array => (kernel ? kernel.f32(n) : new Float32Array(n));
     this.B = B;
     this.T = T;
     this.p = views(config, params);
@@ -153,23 +164,23 @@ export class TrainModel {
     const NH = config.num_attention_heads, KVH = config.num_key_value_heads, D = config.head_dim;
     for (let l = 0; l < config.num_hidden_layers; l++) {
       this.acts.push({
-        resid: new Float32Array(N * C), ln1: new Float32Array(N * C), rstd1: new Float32Array(N),
-        q: new Float32Array(N * NH * D), k: new Float32Array(N * KVH * D), v: new Float32Array(N * KVH * D),
-        att: new Float32Array(B * NH * T * T), atty: new Float32Array(N * NH * D),
-        resid2: new Float32Array(N * C), ln2: new Float32Array(N * C), rstd2: new Float32Array(N),
-        gate: new Float32Array(N * F), up: new Float32Array(N * F), h: new Float32Array(N * F),
+        resid: f32(N * C), ln1: f32(N * C), rstd1: f32(N),
+        q: f32(N * NH * D), k: f32(N * KVH * D), v: f32(N * KVH * D),
+        att: f32(B * NH * T * T), atty: f32(N * NH * D),
+        resid2: f32(N * C), ln2: f32(N * C), rstd2: f32(N),
+        gate: f32(N * F), up: f32(N * F), h: f32(N * F),
       });
     }
     ({ cos: this.cos, sin: this.sin } = ropeTable(T, D, config.rope_theta));
-    this.residF = new Float32Array(N * C);
-    this.lnf = new Float32Array(N * C);
-    this.rstdf = new Float32Array(N);
-    this.logits = new Float32Array(N * V);
-    this.probs = new Float32Array(N * V);
-    this.losses = new Float32Array(N);
-    this.qpre = new Float32Array(N * NH * D);
-    this.kpre = new Float32Array(N * KVH * D);
-    this.projC = new Float32Array(N * C);
+    this.residF = f32(N * C);
+    this.lnf = f32(N * C);
+    this.rstdf = f32(N);
+    this.logits = f32(N * V);
+    this.probs = f32(N * V);
+    this.losses = f32(N);
+    this.qpre = f32(N * NH * D);
+    this.kpre = f32(N * KVH * D);
+    this.projC = f32(N * C);
     this.ffnZeros = new Float64Array(config.num_hidden_layers);
   }
 
@@ -194,27 +205,27 @@ export class TrainModel {
     for (let l = 0; l < L; l++) {
       const a = this.acts[l]!, w = this.p.layers[l]!;
       rmsnormForward(a.ln1, a.rstd1, a.resid, w.attn_norm, N, C, c.rms_norm_eps);
-      linearForward(this.qpre, a.ln1, w.attn_q, N, C, NH * D);
-      linearForward(this.kpre, a.ln1, w.attn_k, N, C, KVH * D);
-      linearForward(a.v, a.ln1, w.attn_v, N, C, KVH * D);
+      linearForward(this.qpre, a.ln1, w.attn_q, N, C, NH * D, this.kernel);
+      linearForward(this.kpre, a.ln1, w.attn_k, N, C, KVH * D, this.kernel);
+      linearForward(a.v, a.ln1, w.attn_v, N, C, KVH * D, this.kernel);
       ropeForward(a.q, this.qpre, this.cos, this.sin, B, T, NH, D);
       ropeForward(a.k, this.kpre, this.cos, this.sin, B, T, KVH, D);
-      attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, KVH, D, c.sliding_window);
-      linearForward(this.projC, a.atty, w.attn_output, N, NH * D, C);
+      attentionForward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, KVH, D, c.sliding_window, this.kernel);
+      linearForward(this.projC, a.atty, w.attn_output, N, NH * D, C, this.kernel);
       residualForward(a.resid2, a.resid, this.projC, N * C);
       rmsnormForward(a.ln2, a.rstd2, a.resid2, w.ffn_norm, N, C, c.rms_norm_eps);
-      linearForward(a.gate, a.ln2, w.ffn_gate, N, C, F);
-      linearForward(a.up, a.ln2, w.ffn_up, N, C, F);
+      linearForward(a.gate, a.ln2, w.ffn_gate, N, C, F, this.kernel);
+      linearForward(a.up, a.ln2, w.ffn_up, N, C, F, this.kernel);
       gluForward(a.h, a.gate, a.up, N * F, c.ffn_activation);
       let zeros = 0;
       for (let i = 0; i < N * F; i++) if (a.h[i] === 0) zeros++;
       this.ffnZeros[l] += zeros;
-      linearForward(this.projC, a.h, w.ffn_down, N, F, C);
+      linearForward(this.projC, a.h, w.ffn_down, N, F, C, this.kernel);
       residualForward(l + 1 < L ? this.acts[l + 1]!.resid : this.residF, a.resid2, this.projC, N * C);
     }
     this.ffnSeen += N * F;
     rmsnormForward(this.lnf, this.rstdf, this.residF, this.p.output_norm, N, C, c.rms_norm_eps);
-    linearForward(this.logits, this.lnf, this.p.output, N, C, V);
+    linearForward(this.logits, this.lnf, this.p.output, N, C, V, this.kernel);
     if (!targets) return { lossSum: 0, count: 0 };
     this.targets = targets;
     crossentropyForward(this.losses, this.probs, this.logits, targets, N, V);
@@ -256,51 +267,79 @@ export class TrainModel {
     const NH = c.num_attention_heads, KVH = c.num_key_value_heads, D = c.head_dim;
     const L = c.num_hidden_layers;
     const alpha = teacher ? teacher.alpha : 0;
+    const bw = this.backwardBuffers();
+    const { dlogits, dln, dresid, dh, dgate, dup, datty, dq, dqpre, dk, dkpre, dv } = bw;
+    dlogits.fill(0);
+    dln.fill(0);
+    dresid.fill(0);
     const dlosses = new Float32Array(N).fill(lossScale * (1 - alpha));
-    const dlogits = new Float32Array(N * V);
     crossentropyBackward(dlogits, dlosses, this.probs, this.targets, N, V);
     if (teacher && alpha !== 0) klBackward(dlogits, new Float32Array(N).fill(lossScale * alpha), this.probs, teacher.probs, this.targets, N, V);
-    const dln = new Float32Array(N * C); // gradient of a norm's output (reused)
-    linearBackward(dln, this.g.output, dlogits, this.lnf, this.p.output, N, C, V);
+    linearBackward(dln, this.g.output, dlogits, this.lnf, this.p.output, N, C, V, this.kernel);
     // dresid: gradient of the residual stream. The residual adds pass it through unchanged
     // (residualBackward), so one buffer serves both branches: it is the gradient of a layer's
     // output, then of resid2, then of the layer's input.
-    const dresid = new Float32Array(N * C);
     rmsnormBackward(dresid, this.g.output_norm, dln, this.residF, this.p.output_norm, this.rstdf, N, C);
-    const dh = new Float32Array(N * F), dgate = new Float32Array(N * F), dup = new Float32Array(N * F);
-    const datty = new Float32Array(N * NH * D), dq = new Float32Array(N * NH * D), dqpre = new Float32Array(N * NH * D);
-    const dk = new Float32Array(N * KVH * D), dkpre = new Float32Array(N * KVH * D), dv = new Float32Array(N * KVH * D);
     const l1Grad = (l1 * lossScale) / F;
     for (let l = L - 1; l >= 0; l--) {
       const a = this.acts[l]!, w = this.p.layers[l]!, g = this.g.layers[l]!;
       // FFN branch: resid_out = resid2 + ffn_down(h)
       dh.fill(0);
-      linearBackward(dh, g.ffn_down, dresid, a.h, w.ffn_down, N, F, C);
+      linearBackward(dh, g.ffn_down, dresid, a.h, w.ffn_down, N, F, C, this.kernel);
       if (l1Grad !== 0) for (let i = 0; i < N * F; i++) dh[i] += a.h[i]! > 0 ? l1Grad : a.h[i]! < 0 ? -l1Grad : 0;
       dgate.fill(0);
       dup.fill(0);
       gluBackward(dgate, dup, dh, a.gate, a.up, N * F, c.ffn_activation);
       dln.fill(0);
-      linearBackward(dln, g.ffn_gate, dgate, a.ln2, w.ffn_gate, N, C, F);
-      linearBackward(dln, g.ffn_up, dup, a.ln2, w.ffn_up, N, C, F);
+      linearBackward(dln, g.ffn_gate, dgate, a.ln2, w.ffn_gate, N, C, F, this.kernel);
+      linearBackward(dln, g.ffn_up, dup, a.ln2, w.ffn_up, N, C, F, this.kernel);
       rmsnormBackward(dresid, g.ffn_norm, dln, a.resid2, w.ffn_norm, a.rstd2, N, C);
       // attention branch: resid2 = resid + attn_output(atty)
       datty.fill(0);
-      linearBackward(datty, g.attn_output, dresid, a.atty, w.attn_output, N, NH * D, C);
+      linearBackward(datty, g.attn_output, dresid, a.atty, w.attn_output, N, NH * D, C, this.kernel);
       dq.fill(0);
       dk.fill(0);
       dv.fill(0);
-      attentionBackward(dq, dk, dv, datty, a.att, a.q, a.k, a.v, B, T, NH, KVH, D, c.sliding_window);
+      attentionBackward(dq, dk, dv, datty, a.att, a.q, a.k, a.v, B, T, NH, KVH, D, c.sliding_window, this.kernel);
       dqpre.fill(0);
       dkpre.fill(0);
       ropeBackward(dqpre, dq, this.cos, this.sin, B, T, NH, D);
       ropeBackward(dkpre, dk, this.cos, this.sin, B, T, KVH, D);
       dln.fill(0);
-      linearBackward(dln, g.attn_q, dqpre, a.ln1, w.attn_q, N, C, NH * D);
-      linearBackward(dln, g.attn_k, dkpre, a.ln1, w.attn_k, N, C, KVH * D);
-      linearBackward(dln, g.attn_v, dv, a.ln1, w.attn_v, N, C, KVH * D);
+      linearBackward(dln, g.attn_q, dqpre, a.ln1, w.attn_q, N, C, NH * D, this.kernel);
+      linearBackward(dln, g.attn_k, dkpre, a.ln1, w.attn_k, N, C, KVH * D, this.kernel);
+      linearBackward(dln, g.attn_v, dv, a.ln1, w.attn_v, N, C, KVH * D, this.kernel);
       rmsnormBackward(dresid, g.attn_norm, dln, a.resid, w.attn_norm, a.rstd1, N, C);
     }
     encoderBackward(this.g.token_embd, dresid, this.inputs, B, T, C);
   }
+
+  private backwardBuffers(): BackwardBuffers {
+    if (this.bw) return this.bw;
+    const c = this.config, N = this.B * this.T;
+    const C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size, QD = c.num_attention_heads * c.head_dim, KD = c.num_key_value_heads * c.head_dim;
+    const k = this.kernel;
+    const f32 = (n: number): Float32Array => (k ? k.f32(n) : new Float32Array(n));
+    this.bw = {
+      dlogits: f32(N * V), dln: f32(N * C), dresid: f32(N * C), dh: f32(N * F), dgate: f32(N * F), dup: f32(N * F),
+      datty: f32(N * QD), dq: f32(N * QD), dqpre: f32(N * QD), dk: f32(N * KD), dkpre: f32(N * KD), dv: f32(N * KD),
+    };
+    return this.bw;
+  }
+}
+
+/** Gradients of the activations (N = B*T; QD = NH*D, KD = KVH*D), reused across `backward` calls. */
+interface BackwardBuffers {
+  dlogits: Float32Array; // (N,V)
+  dln: Float32Array; // (N,C) gradient of a norm's output
+  dresid: Float32Array; // (N,C) gradient of the residual stream
+  dh: Float32Array; // (N,F)
+  dgate: Float32Array; // (N,F)
+  dup: Float32Array; // (N,F)
+  datty: Float32Array; // (N,QD)
+  dq: Float32Array; // (N,QD)
+  dqpre: Float32Array; // (N,QD)
+  dk: Float32Array; // (N,KD)
+  dkpre: Float32Array; // (N,KD)
+  dv: Float32Array; // (N,KD)
 }

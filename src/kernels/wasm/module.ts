@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,15 @@ export interface WasmExports {
   f16_to_f32(src: number, dst: number, n: number): void;
   bf16_to_f32(src: number, dst: number, n: number): void;
   unpack_row(type: number, w: number, row: number, K: number, out: number): void;
+  /**
+   * out (M,P) (= or +=) A (M,K) @ Bm (K,P), fp32 (assembly/train.ts). Byte pointers, element strides:
+   * A[m,k] at a + 4*(m*sam + k*sak), Bm[k,p] at b + 4*(k*ldb + p), out[m,p] at out + 4*(m*ldo + p).
+   * tri: 0 full, 1 only p < m+4, 2 only k < m+4, 3 only k >= m (per 4-row block m; causal attention).
+   */
+  gemm_f32(out: number, ldo: number, a: number, sam: number, sak: number, b: number, ldb: number,
+    M: number, K: number, P: number, accumulate: number, tri: number): void;
+  /** dst (C,R) = src (R,C)^T, fp32, byte pointers. */
+  transpose_f32(dst: number, src: number, R: number, C: number): void;
 }
 
 /** A compiled kernel module, shareable with worker threads. */
@@ -70,13 +79,23 @@ const repoRoot = resolve(here, '..', '..', '..');
  */
 export function wasmDir(): string {
   const candidates = [resolve(here, '..', '..', 'wasm'), join(repoRoot, 'dist', 'wasm')];
-  for (const c of candidates) if (existsSync(join(c, 'relufy-simd.wasm'))) return c;
+  // Running from src/ (tsx) in a source checkout: a build older than assembly/ is rebuilt.
+  const fromSource = import.meta.url.endsWith('.ts') && existsSync(join(repoRoot, 'assembly', 'index.ts'));
+  const stale = fromSource && isStale(join(candidates[1]!, 'relufy-simd.wasm'), join(repoRoot, 'assembly'));
+  if (!stale) for (const c of candidates) if (existsSync(join(c, 'relufy-simd.wasm'))) return c;
   const script = join(repoRoot, 'scripts', 'build-wasm.mjs');
   if (existsSync(script) && existsSync(join(repoRoot, 'assembly', 'index.ts'))) {
     const r = spawnSync(process.execPath, [script, '--quiet'], { stdio: 'inherit' });
     if (r.status === 0 && existsSync(join(candidates[1]!, 'relufy-simd.wasm'))) return candidates[1]!;
   }
   throw new RelufyError(`WebAssembly kernels not found (looked in ${candidates.join(', ')}); run npm run build`);
+}
+
+/** True when `wasm` is missing or older than a source file in `srcDir`. */
+function isStale(wasm: string, srcDir: string): boolean {
+  if (!existsSync(wasm)) return true;
+  const built = statSync(wasm).mtimeMs;
+  return readdirSync(srcDir).some((f) => f.endsWith('.ts') && statSync(join(srcDir, f)).mtimeMs > built);
 }
 
 const cache = new Map<WasmVariant, WasmModule>();

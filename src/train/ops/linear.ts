@@ -6,7 +6,12 @@
  * dimension contiguous), tiled 4 rows x 2 columns so each loaded value feeds two or four
  * multiply-adds held in registers (llm.c matmul_forward's loop unrolling). The backward transposes
  * its operands once (O(N*C + OC*C + N*OC) copies against O(N*C*OC) work) to reach that layout.
+ *
+ * `linearForward` / `linearBackward` take an optional per-thread `TrainKernel` (./gemm.ts): when all
+ * their arrays live in its WebAssembly memory they run the SIMD kernel instead; `matmulNT` stays
+ * the scalar reference.
  */
+import { kernelFor, type TrainKernel } from './gemm.js';
 
 /**
  * Triangular shortcuts of `matmulNT` for causal attention (M = P = T or M = K = T), by row block
@@ -93,19 +98,23 @@ function scratch(which: 0 | 1, n: number): Float32Array {
   return scratchB.subarray(0, n);
 }
 
-/** out (N,OC) = inp (N,C) @ weight (OC,C)^T. */
-export function linearForward(out: Float32Array, inp: Float32Array, weight: Float32Array, N: number, C: number, OC: number): void {
+/** out (N,OC) = inp (N,C) @ weight (OC,C)^T. kernel: wasm path when it owns all three arrays. */
+export function linearForward(out: Float32Array, inp: Float32Array, weight: Float32Array, N: number, C: number, OC: number, kernel?: TrainKernel | null): void {
+  const k = kernelFor(kernel, out, inp, weight);
+  if (k) return k.linearForward(out, inp, weight, N, C, OC);
   matmulNT(out, inp, weight, N, C, OC, false);
 }
 
 /**
  * Accumulates dinp (N,C) += dout (N,OC) @ weight (OC,C) and dweight (OC,C) += dout^T (OC,N) @ inp (N,C).
- * dinp may be null when the input needs no gradient.
+ * dinp may be null when the input needs no gradient. kernel: wasm path when it owns all the arrays.
  */
 export function linearBackward(
   dinp: Float32Array | null, dweight: Float32Array, dout: Float32Array, inp: Float32Array, weight: Float32Array,
-  N: number, C: number, OC: number,
+  N: number, C: number, OC: number, kernel?: TrainKernel | null,
 ): void {
+  const k = kernelFor(kernel, dinp, dweight, dout, inp, weight);
+  if (k) return k.linearBackward(dinp, dweight, dout, inp, weight, N, C, OC);
   if (dinp) {
     const wT = transpose(scratch(0, OC * C), weight, OC, C); // (C,OC)
     matmulNT(dinp, dout, wT, N, OC, C, true);
