@@ -6,7 +6,7 @@ export { rmsnorm, rope, copy_rows, attention, glu, add, argmax, stream_read } fr
 export { ffn_gate_up } from './ffn';
 export { ffn_bundles, add_partials, extend_i8, relu_inplace, bundle_rows } from './sparse';
 export { pack_q8, pack_q4, pack_f32, f16_to_f32, bf16_to_f32, unpack_row } from './pack';
-export { gemm_f32, transpose_f32 } from './train';
+export { gemm_f32, transpose_f32, exp_f32, causal_softmax_f32, causal_softmax_bwd_f32, softmax_rows_f32 } from './train';
 
 /** First byte after the module's static data; the JS allocator starts above it. */
 export function heap_base(): usize {

@@ -49,6 +49,7 @@ export class GradComputer {
   private readonly model: TrainModel;
   private readonly teacher: TrainModel | null = null;
   private readonly teacherProbs: Float32Array;
+  private readonly kernel: TrainKernel | null;
   /** The model's own params / grads (in wasm memory), or the caller's arrays on the JS path. */
   private readonly mParams: Float32Array;
   private readonly mGrads: Float32Array;
@@ -65,7 +66,9 @@ export class GradComputer {
       if (k) tp.set(teacher.params);
       this.teacher = new TrainModel(teacher.config, tp, new Float32Array(teacher.params.length), B, T, k);
     }
-    this.teacherProbs = new Float32Array(teacher ? B * T * config.vocab_size : 0);
+    const nProbs = teacher ? B * T * config.vocab_size : 0;
+    this.teacherProbs = k && teacher ? k.f32(nProbs) : new Float32Array(nProbs);
+    this.kernel = k;
   }
 
   run(job: GradJob): GradResult {
@@ -81,7 +84,7 @@ export class GradComputer {
       const inputs = job.inputs.subarray(o, o + n);
       if (distill) {
         this.teacher!.forward(inputs, null);
-        softmaxForward(this.teacherProbs, this.teacher!.logits, n, m.config.vocab_size);
+        softmaxForward(this.teacherProbs, this.teacher!.logits, n, m.config.vocab_size, this.kernel);
       }
       const r = m.forward(inputs, job.targets.subarray(o, o + n));
       lossSum += r.lossSum;

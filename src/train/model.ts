@@ -228,7 +228,7 @@ export class TrainModel {
     linearForward(this.logits, this.lnf, this.p.output, N, C, V, this.kernel);
     if (!targets) return { lossSum: 0, count: 0 };
     this.targets = targets;
-    crossentropyForward(this.losses, this.probs, this.logits, targets, N, V);
+    crossentropyForward(this.losses, this.probs, this.logits, targets, N, V, this.kernel);
     let lossSum = 0, count = 0;
     for (let i = 0; i < N; i++) {
       if (targets[i]! >= 0) {
@@ -246,7 +246,7 @@ export class TrainModel {
   distillLoss(teacherProbs: Float32Array): number {
     const N = this.B * this.T, V = this.config.vocab_size;
     const kl = new Float32Array(N);
-    klForward(kl, this.logits, teacherProbs, this.targets, N, V);
+    klForward(kl, this.logits, teacherProbs, this.targets, N, V, this.kernel);
     let s = 0;
     for (let i = 0; i < N; i++) s += kl[i]!;
     return s;

@@ -60,6 +60,17 @@ export interface WasmExports {
     M: number, K: number, P: number, accumulate: number, tri: number): void;
   /** dst (C,R) = src (R,C)^T, fp32, byte pointers. */
   transpose_f32(dst: number, src: number, R: number, C: number): void;
+  /** dst[i] = e^src[i] for i < n, fp32 (vectorized exp; x < ln 2^-126 gives 0), byte pointers. */
+  exp_f32(dst: number, src: number, n: number): void;
+  /**
+   * In place on one head's scores S (T,T): row t = softmax over s in [lo, t] of S[t,s] * scale,
+   * lo = max(0, t - window + 1) (window > 0) else 0; other entries 0. Byte pointer.
+   */
+  causal_softmax_f32(s: number, T: number, scale: number, window: number): void;
+  /** In place dP (T,T) <- P (dP - rowdot(P, dP)) * scale within the causal window, 0 outside. Byte pointers. */
+  causal_softmax_bwd_f32(dp: number, p: number, T: number, scale: number, window: number): void;
+  /** out (N,V) = row softmax of inp (N,V) (out 0: not written); stats (N,2) (0: none) = per row [max, sum e^(x-max)]. */
+  softmax_rows_f32(out: number, inp: number, N: number, V: number, stats: number): void;
 }
 
 /** A compiled kernel module, shareable with worker threads. */

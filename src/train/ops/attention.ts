@@ -11,7 +11,8 @@ import { matmulNT, transpose } from './linear.js';
  * with its triangular shortcuts (only the causal half is computed); heads are packed to (T,D)
  * first so every product reads contiguous rows. With a `TrainKernel` owning every array, the
  * products run in WebAssembly instead, reading heads in place through strides (only K^T / V^T of
- * a head are packed).
+ * a head are packed), and so do the softmax and its backward (`TrainKernel.causalSoftmax`, same
+ * semantics as `causalSoftmax` / `softmaxBackwardInPlace` below, which stay the JS reference).
  */
 
 // Per-thread scratch, grown on demand.
@@ -42,7 +43,7 @@ function unpackHead(dst: Float32Array, src: Float32Array, b: number, T: number, 
 }
 
 /** S (T,T) <- causal softmax of its rows scaled by `scale` (entries outside the window become 0). */
-function causalSoftmax(S: Float32Array, T: number, scale: number, window: number | null): void {
+export function causalSoftmax(S: Float32Array, T: number, scale: number, window: number | null): void {
   for (let t = 0; t < T; t++) {
     const lo = window === null ? 0 : Math.max(0, t - window + 1);
     const ro = t * T;
@@ -66,7 +67,7 @@ function causalSoftmax(S: Float32Array, T: number, scale: number, window: number
 }
 
 /** dP (T,T) <- dS = P (dP - rowsum(P dP)) * scale within the causal window, 0 outside. */
-function softmaxBackwardInPlace(dP: Float32Array, P: Float32Array, T: number, scale: number, window: number | null): void {
+export function softmaxBackwardInPlace(dP: Float32Array, P: Float32Array, T: number, scale: number, window: number | null): void {
   for (let t = 0; t < T; t++) {
     const lo = window === null ? 0 : Math.max(0, t - window + 1);
     const ro = t * T;
@@ -107,7 +108,7 @@ export function attentionForward(
         if (h % group === 0) packHeadT(khT, k, b, T, KVH, D, kvh);
         const qo = b * T * NH * D + h * D, vo = b * T * KVH * D + kvh * D, so = (b * NH + h) * T * T;
         wk.gemm(att, so, T, q, qo, NH * D, 1, khT, 0, T, T, D, T, false, 'p<=m'); // S (T,T) = Q (T,D) @ K^T (D,T)
-        causalSoftmax(att.subarray(so, so + T * T), T, scale, window);
+        wk.causalSoftmax(att, so, T, scale, window);
         wk.gemm(out, qo, NH * D, att, so, T, 1, v, vo, KVH * D, T, T, D, false, 'k<=m'); // O (T,D) = P (T,T) @ V (T,D)
       }
     }
@@ -153,10 +154,9 @@ export function attentionBackward(
         const kvh = Math.floor(h / group);
         if (h % group === 0) packHeadT(vhT, v, b, T, KVH, D, kvh);
         const qo = b * T * NH * D + h * D, ko = b * T * KVH * D + kvh * D, so = (b * NH + h) * T * T;
-        const P = att.subarray(so, so + T * T);
         wk.gemm(dP, 0, T, dout, qo, NH * D, 1, vhT, 0, T, T, D, T, false, 'p<=m'); // dP (T,T) = dO (T,D) @ V^T (D,T)
         wk.gemm(dv, ko, KVH * D, att, so, 1, T, dout, qo, NH * D, T, T, D, true, 'k>=m'); // dV (T,D) += P^T (T,T) @ dO (T,D)
-        softmaxBackwardInPlace(dP, P, T, scale, window);
+        wk.causalSoftmaxBackward(dP, 0, att, so, T, scale, window); // dS in place of dP
         wk.gemm(dq, qo, NH * D, dP, 0, T, 1, k, ko, KVH * D, T, T, D, true, 'k<=m'); // dQ (T,D) += dS (T,T) @ K (T,D)
         wk.gemm(dk, ko, KVH * D, dP, 0, 1, T, q, qo, NH * D, T, T, D, true, 'k>=m'); // dK (T,D) += dS^T (T,T) @ Q (T,D)
       }

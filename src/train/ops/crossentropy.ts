@@ -1,10 +1,29 @@
 /**
  * Softmax + cross-entropy, fused (llm.c crossentropy_softmax_backward).
  * Letters: N = B*T rows, V vocabulary. A target < 0 marks a position without a loss (ignored).
+ *
+ * The forwards take an optional `TrainKernel`: when it owns the softmax's arrays, the exps run in
+ * its WebAssembly row softmax (fp32, vectorized exp); the loops here stay the JS reference.
  */
+import { kernelFor, type TrainKernel } from './gemm.js';
+
+/** Scratch slot of `TrainKernel` for the per-row [max, sum] statistics (slots 0-2: linear / attention). */
+const STATS_SLOT = 3;
 
 /** probs (N,V) = softmax(logits (N,V)); losses (N) = -log probs[target] (0 where ignored). */
-export function crossentropyForward(losses: Float32Array, probs: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number): void {
+export function crossentropyForward(
+  losses: Float32Array, probs: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number, kernel?: TrainKernel | null,
+): void {
+  const wk = kernelFor(kernel, probs, logits);
+  if (wk) {
+    const stats = wk.scratch(STATS_SLOT, 2 * N); // (N,2) [max, sum]
+    wk.softmaxRows(probs, logits, N, V, stats);
+    for (let n = 0; n < N; n++) {
+      const tgt = targets[n]!;
+      losses[n] = tgt < 0 ? 0 : Math.log(stats[2 * n + 1]!) + stats[2 * n]! - logits[n * V + tgt]!;
+    }
+    return;
+  }
   for (let n = 0; n < N; n++) {
     const o = n * V;
     let max = -Infinity;
@@ -42,7 +61,28 @@ export function crossentropyBackward(dlogits: Float32Array, dlosses: Float32Arra
  *   kl[n] = sum_v q[n,v] (log q[n,v] - log softmax(logits)[n,v])   (0 where targets[n] < 0)
  * logits (N,V), teacherProbs (N,V) rows summing to 1. log softmax is taken in log-sum-exp form.
  */
-export function klForward(kl: Float32Array, logits: Float32Array, teacherProbs: Float32Array, targets: Int32Array, N: number, V: number): void {
+export function klForward(
+  kl: Float32Array, logits: Float32Array, teacherProbs: Float32Array, targets: Int32Array, N: number, V: number, kernel?: TrainKernel | null,
+): void {
+  const wk = kernelFor(kernel, logits);
+  if (wk) { // log-sum-exp per row in wasm (teacherProbs may be a plain array)
+    const stats = wk.scratch(STATS_SLOT, 2 * N); // (N,2) [max, sum]
+    wk.softmaxRows(null, logits, N, V, stats);
+    for (let n = 0; n < N; n++) {
+      if (targets[n]! < 0) {
+        kl[n] = 0;
+        continue;
+      }
+      const o = n * V, lse = Math.log(stats[2 * n + 1]!) + stats[2 * n]!;
+      let s = 0;
+      for (let v = 0; v < V; v++) {
+        const q = teacherProbs[o + v]!;
+        if (q > 0) s += q * (Math.log(q) - (logits[o + v]! - lse));
+      }
+      kl[n] = s;
+    }
+    return;
+  }
   for (let n = 0; n < N; n++) {
     if (targets[n]! < 0) {
       kl[n] = 0;
@@ -75,7 +115,12 @@ export function klBackward(dlogits: Float32Array, dkl: Float32Array, probs: Floa
 }
 
 /** probs (N,V) = softmax(logits (N,V)) per row (a teacher's distribution for `klForward`). */
-export function softmaxForward(probs: Float32Array, logits: Float32Array, N: number, V: number): void {
+export function softmaxForward(probs: Float32Array, logits: Float32Array, N: number, V: number, kernel?: TrainKernel | null): void {
+  const wk = kernelFor(kernel, probs, logits);
+  if (wk) {
+    wk.softmaxRows(probs, logits, N, V, null);
+    return;
+  }
   for (let n = 0; n < N; n++) {
     const o = n * V;
     let max = -Infinity;

@@ -10,6 +10,8 @@
  *   forward  out (N,OC)  = inp (N,C) @ W^T (C,OC)          (W^T transposed once per call)
  *   dinp     (N,C)      += dout (N,OC) @ W (OC,C)
  *   dW       (OC,C)     += dout^T (OC,N) @ inp (N,C)        (A strides sam = 1, sak = OC)
+ * It also holds the softmax kernels (causal attention softmax forward / backward, row softmax for
+ * cross-entropy) with a vectorized fp32 exp; JS references in attention.ts / crossentropy.ts.
  */
 import { RelufyError } from '../../errors.js';
 import { HEAP_START, WasmHeap } from '../../kernels/wasm/heap.js';
@@ -73,6 +75,34 @@ export class TrainKernel {
   /** dst (C,R) = src (R,C)^T (both owned). Returns dst. */
   transpose(dst: Float32Array, src: Float32Array, R: number, C: number): Float32Array {
     this.x.transpose_f32(dst.byteOffset, src.byteOffset, R, C);
+    return dst;
+  }
+
+  /**
+   * Causal attention softmax in place on one head's scores S (T,T) = s[so .. so + T*T): row t becomes
+   * softmax over s in [lo, t] of S[t,s] * scale (lo = t - window + 1 clipped at 0, or 0 without a
+   * window), other entries 0. Same semantics as the JS reference in attention.ts. s owned.
+   */
+  causalSoftmax(s: Float32Array, so: number, T: number, scale: number, window: number | null): void {
+    this.x.causal_softmax_f32(s.byteOffset + 4 * so, T, scale, window ?? 0);
+  }
+
+  /** dP (T,T) = dp[dpo ..] <- P (dP - rowdot(P, dP)) * scale in the causal window, 0 outside; P (T,T) = p[po ..]. Both owned. */
+  causalSoftmaxBackward(dp: Float32Array, dpo: number, p: Float32Array, po: number, T: number, scale: number, window: number | null): void {
+    this.x.causal_softmax_bwd_f32(dp.byteOffset + 4 * dpo, p.byteOffset + 4 * po, T, scale, window ?? 0);
+  }
+
+  /**
+   * out (N,V) = row softmax of inp (N,V) (out null: not written; out may be inp); stats (N,2), unless
+   * null, receives per row [max, sum of e^(x - max)] (log-sum-exp = max + log sum). All given arrays owned.
+   */
+  softmaxRows(out: Float32Array | null, inp: Float32Array, N: number, V: number, stats: Float32Array | null): void {
+    this.x.softmax_rows_f32(out ? out.byteOffset : 0, inp.byteOffset, N, V, stats ? stats.byteOffset : 0);
+  }
+
+  /** dst[i] = e^src[i] (fp32 vectorized exp, ~1-2 ulp; x < ln 2^-126 gives 0), both owned, n = src.length. */
+  exp(dst: Float32Array, src: Float32Array): Float32Array {
+    this.x.exp_f32(dst.byteOffset, src.byteOffset, src.length);
     return dst;
   }
 
