@@ -11,6 +11,8 @@ import { loadModel, saveGguf } from '../model/index.js';
 import { latestCheckpoint, listCheckpoints, readCheckpoint } from './checkpoint.js';
 import { convertActivation } from './convert.js';
 import { splitDocuments, WindowSampler } from './data.js';
+import { GradComputer } from './grad.js';
+import { paramsFromModel } from './model.js';
 import { train, type LogRecord } from './loop.js';
 import { parseRecipe, readRecipe } from './recipe.js';
 
@@ -53,6 +55,34 @@ test('recipe: defaults, relative paths, and one-line errors naming the field', (
   assert.throws(() => parseRecipe({ seq_len: 8, validation: { holdout: 0.1 }, phases: [{ data: [{ file: 'a' }], tokens: 80, batch_tokens: 12, peak_lr: 1 }] }, 'r.json', '/'),
     (e: Error) => e instanceof FormatError && /batch_tokens: expected a multiple of seq_len/.test(e.message));
   assert.throws(() => parseRecipe({ seq_len: 8, validation: { holdout: 0.1 }, phases: [] }, 'r.json', '/'), /phases: expected a non-empty list/);
+  assert.equal(r.phases[0]!.distill, 0);
+  assert.throws(() => parseRecipe({ seq_len: 8, validation: { holdout: 0.1 }, phases: [{ data: [{ file: 'a' }], tokens: 80, batch_tokens: 16, peak_lr: 1, distill: 1.5 }] }, 'r.json', '/'),
+    (e: Error) => e instanceof FormatError && /phases\[0\]\.distill: expected a weight between 0 and 1/.test(e.message));
+});
+
+test('distillation: a teacher equal to the model adds no KL, so the gradient is (1 - a) x the plain one; another teacher changes it', () => {
+  const m = convertActivation(loadModel(join(dir, 'tiny.gguf')), 'drelu');
+  const params = paramsFromModel(m);
+  const B = 2, T = 8, n = B * T, V = m.config.vocab_size;
+  const inputs = Int32Array.from({ length: n }, (_, i) => (i * 7 + 3) % V), targets = Int32Array.from({ length: n }, (_, i) => (i * 5 + 1) % V);
+  const self = { config: m.config, params };
+  const other = { config: loadModel(join(dir, 'tiny.gguf')).config, params }; // same weights, SwiGLU: a different distribution
+  const run = (teacher: typeof self | undefined, distill: number): { g: Float32Array; kl: number } => {
+    const g = new Float32Array(params.length);
+    const r = new GradComputer(m.config, params, g, B, T, teacher).run({ inputs, targets, lossScale: 1 / n, l1: 0, distill, backward: true });
+    return { g, kl: r.klSum };
+  };
+  const plain = run(undefined, 0), same = run(self, 0.75), diff = run(other, 0.75);
+  assert.ok(Math.abs(same.kl) < 1e-4 * n, `KL to itself ${same.kl}`);
+  assert.ok(diff.kl > 1e-3, `KL to a different teacher ${diff.kl}`);
+  let maxRef = 0, maxErr = 0, maxDiff = 0;
+  for (let i = 0; i < params.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(plain.g[i]!));
+    maxErr = Math.max(maxErr, Math.abs(same.g[i]! - 0.25 * plain.g[i]!));
+    maxDiff = Math.max(maxDiff, Math.abs(diff.g[i]! - 0.25 * plain.g[i]!));
+  }
+  assert.ok(maxErr <= 1e-4 * maxRef, `self-teacher gradient off by ${maxErr} (scale ${maxRef})`);
+  assert.ok(maxDiff > 1e-2 * maxRef, 'a different teacher must change the gradient');
 });
 
 test('the recipes shipped in recipes/ parse', () => {
