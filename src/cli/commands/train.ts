@@ -20,7 +20,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('continue pre-training a model by a JSON recipe (e.g. dense SwiGLU -> dReLU), with checkpoints and a JSONL log')
-    .requiredOption('--recipe <file>', 'recipe JSON: phases with data mix, tokens, LR schedule, weight decay, batch size (see recipes/)')
+    .requiredOption('--recipe <file>', 'recipe JSON: phases with data mix, tokens, LR schedule, weight decay, batch size, L1, distillation (see recipes/ and the README)')
     .requiredOption('-m, --model <path>', 'initial model: GGUF, llama2.c .bin or Hugging Face folder')
     .requiredOption('-o, --output <dir>', 'output folder: log.jsonl, checkpoints/, model.gguf, curves.svg, summary.json')
     .option('--resume [checkpoint]', 'continue from the newest checkpoint in OUT_DIR/checkpoints (or from the given file)')
