@@ -24,6 +24,17 @@ export function crossentropyForward(
     }
     return;
   }
+  const stats = new Float64Array(2 * N);
+  softmaxRowsRef(probs, logits, N, V, stats);
+  for (let n = 0; n < N; n++) {
+    const tgt = targets[n]!;
+    // log-sum-exp form keeps the loss finite even when probs[target] underflows in float32
+    losses[n] = tgt < 0 ? 0 : Math.log(stats[2 * n + 1]!) + stats[2 * n]! - logits[n * V + tgt]!;
+  }
+}
+
+/** JS reference row softmax: probs (N,V) = softmax(logits (N,V)); stats (N,2) gets each row's [max, sum of exp(x - max)]. */
+function softmaxRowsRef(probs: Float32Array, logits: Float32Array, N: number, V: number, stats: Float64Array | null): void {
   for (let n = 0; n < N; n++) {
     const o = n * V;
     let max = -Infinity;
@@ -36,9 +47,10 @@ export function crossentropyForward(
     }
     const inv = 1 / sum;
     for (let v = 0; v < V; v++) probs[o + v] *= inv;
-    const tgt = targets[n]!;
-    // log-sum-exp form keeps the loss finite even when probs[target] underflows in float32
-    losses[n] = tgt < 0 ? 0 : Math.log(sum) + max - logits[o + tgt]!;
+    if (stats) {
+      stats[2 * n] = max;
+      stats[2 * n + 1] = sum;
+    }
   }
 }
 
@@ -121,17 +133,5 @@ export function softmaxForward(probs: Float32Array, logits: Float32Array, N: num
     wk.softmaxRows(probs, logits, N, V, null);
     return;
   }
-  for (let n = 0; n < N; n++) {
-    const o = n * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[o + v]! > max) max = logits[o + v]!;
-    let sum = 0;
-    for (let v = 0; v < V; v++) {
-      const e = Math.exp(logits[o + v]! - max);
-      probs[o + v] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let v = 0; v < V; v++) probs[o + v] *= inv;
-  }
+  softmaxRowsRef(probs, logits, N, V, null);
 }

@@ -5,6 +5,7 @@ import { paramsFromModel, TrainModel } from '../model.js';
 import { mulberry32 } from '../../rng.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import { TrainKernel } from './gemm.js';
+import { relErr } from './gradcheck.js';
 import { linearBackward, linearForward, matmulNT, transpose, type Triangle } from './linear.js';
 
 const kernel = new TrainKernel();
@@ -14,15 +15,6 @@ function fill(a: Float32Array, rand: () => number): Float32Array {
   return a;
 }
 
-/** max |x - y| / max |y| (y the reference). */
-function relErr(x: Float32Array, y: Float32Array): number {
-  let e = 0, m = 0;
-  for (let i = 0; i < y.length; i++) {
-    e = Math.max(e, Math.abs(x[i]! - y[i]!));
-    m = Math.max(m, Math.abs(y[i]!));
-  }
-  return m === 0 ? e : e / m;
-}
 
 const SIZES = [1, 3, 7, 13, 64, 172, 257];
 

@@ -82,3 +82,13 @@ export function lcg(seed: number): () => number {
     return s / 4294967296;
   };
 }
+
+/** max |x - y| / max |y| (y the reference). */
+export function relErr(x: Float32Array, y: Float32Array): number {
+  let e = 0, m = 0;
+  for (let i = 0; i < y.length; i++) {
+    e = Math.max(e, Math.abs(x[i]! - y[i]!));
+    m = Math.max(m, Math.abs(y[i]!));
+  }
+  return m === 0 ? e : e / m;
+}

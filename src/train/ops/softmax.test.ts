@@ -5,6 +5,7 @@ import { causalSoftmax, softmaxBackwardInPlace } from './attention.js';
 import { crossentropyForward, klForward, softmaxForward } from './crossentropy.js';
 import { TrainKernel } from './gemm.js';
 import { loadWasmModule } from '../../kernels/wasm/module.js';
+import { relErr } from './gradcheck.js';
 
 // Both builds (simd, and relaxed when this runtime can run it; 'relaxed-flag' turns on V8's flag
 // on Node 20, for this test process only): their results must be identical.
@@ -12,15 +13,6 @@ const kernels = [new TrainKernel(loadWasmModule('simd'))];
 if (loadWasmModule('relaxed-flag').variant === 'relaxed') kernels.push(new TrainKernel(loadWasmModule('relaxed')));
 const kernel = kernels[0]!;
 
-/** max |x - y| / max |y| (y the reference). */
-function relErr(x: Float32Array, y: Float32Array): number {
-  let e = 0, m = 0;
-  for (let i = 0; i < y.length; i++) {
-    e = Math.max(e, Math.abs(x[i]! - y[i]!));
-    m = Math.max(m, Math.abs(y[i]!));
-  }
-  return m === 0 ? e : e / m;
-}
 
 /** max over rows of max_j |x - y| / max_j |y| (each row normalized by its own scale). */
 function rowRelErr(x: Float32Array, y: Float32Array, rows: number, cols: number): number {
