@@ -1,7 +1,6 @@
 import type { ModelConfig } from '../model/config.js';
 import { TrainModel } from './model.js';
 import { TrainKernel } from './ops/gemm.js';
-import { softmaxForward } from './ops/index.js';
 
 /** A frozen teacher for distillation: its config and flat parameters (`paramLayout` order of its config). */
 export interface Teacher {
@@ -48,8 +47,6 @@ export type TrainKernelChoice = 'wasm' | 'js';
 export class GradComputer {
   private readonly model: TrainModel;
   private readonly teacher: TrainModel | null = null;
-  private readonly teacherProbs: Float32Array;
-  private readonly kernel: TrainKernel | null;
   /** The model's own params / grads (in wasm memory), or the caller's arrays on the JS path. */
   private readonly mParams: Float32Array;
   private readonly mGrads: Float32Array;
@@ -66,9 +63,6 @@ export class GradComputer {
       if (k) tp.set(teacher.params);
       this.teacher = new TrainModel(teacher.config, tp, new Float32Array(teacher.params.length), B, T, k);
     }
-    const nProbs = teacher ? B * T * config.vocab_size : 0;
-    this.teacherProbs = k && teacher ? k.f32(nProbs) : new Float32Array(nProbs);
-    this.kernel = k;
   }
 
   run(job: GradJob): GradResult {
@@ -82,15 +76,16 @@ export class GradComputer {
     if (distill && !this.teacher) throw new Error('distill > 0 needs a teacher model');
     for (let o = 0; o < job.inputs.length; o += n) {
       const inputs = job.inputs.subarray(o, o + n);
+      let q: Float32Array | null = null;
       if (distill) {
         this.teacher!.forward(inputs, null);
-        softmaxForward(this.teacherProbs, this.teacher!.logits, n, m.config.vocab_size, this.kernel);
+        q = this.teacher!.distribution();
       }
       const r = m.forward(inputs, job.targets.subarray(o, o + n));
       lossSum += r.lossSum;
       count += r.count;
-      if (distill) klSum += m.distillLoss(this.teacherProbs);
-      if (job.backward) m.backward(job.lossScale, job.l1, distill ? { probs: this.teacherProbs, alpha: job.distill } : undefined);
+      if (q) klSum += m.distillLoss(q);
+      if (job.backward) m.backward(job.lossScale, job.l1, q ? { probs: q, alpha: job.distill } : undefined);
     }
     if (job.backward && this.mGrads !== this.grads) this.grads.set(this.mGrads);
     return { lossSum, count, zeros: [...m.ffnZeros], seen: m.ffnSeen, klSum };

@@ -106,12 +106,12 @@ function recipeHash(path: string): string {
  * Loads the initial model, converting its FFN when the recipe asks for another activation.
  * `teacher` is the model as loaded (before conversion), the teacher of distilling phases.
  */
-export function initialModel(recipe: Recipe, path: string, tokenizer?: string): LoadedModel & { teacher: LoadedModel } {
+export function initialModel(recipe: Recipe, path: string, tokenizer?: string): { model: LoadedModel; teacher: LoadedModel } {
   const loaded = loadModel(path, tokenizer ? { tokenizer } : {});
   let model = loaded;
   if (recipe.activation && recipe.activation !== model.config.ffn_activation) model = convertActivation(model, recipe.activation);
   if (!model.tokenizer) throw new UsageError('-m', `${path} carries no tokenizer (pass one with --tokenizer)`);
-  return { ...model, teacher: loaded };
+  return { model, teacher: loaded };
 }
 
 /**
@@ -123,7 +123,7 @@ export function initialModel(recipe: Recipe, path: string, tokenizer?: string): 
 export async function train(o: TrainOptions): Promise<TrainSummary> {
   const recipe = readRecipe(o.recipe);
   const rHash = recipeHash(o.recipe);
-  const model = initialModel(recipe, o.model, o.tokenizer);
+  const { model, teacher } = initialModel(recipe, o.model, o.tokenizer);
   const c = model.config;
   const L = c.num_hidden_layers;
   const T = recipe.seq_len, B = recipe.micro_batch;
@@ -168,7 +168,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   // parameters and optimizer
   const layout = paramLayout(c);
   const distills = recipe.phases.some((p) => p.distill > 0);
-  const pool = new GradPool(c, layout.size, threads, B, T, distills ? { config: model.teacher.config, params: paramsFromModel(model.teacher) } : undefined);
+  const pool = new GradPool(c, layout.size, threads, B, T, distills ? { config: teacher.config, params: paramsFromModel(teacher) } : undefined);
   try {
     pool.params.set(paramsFromModel(model));
     const decay = new Uint8Array(layout.size);
@@ -279,8 +279,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       summary.valAfter = after;
       log({ type: 'val', step, tokens, val_loss: after.loss, sparsity: after.sparsity, sparsity_layers: after.sparsityLayers, val_tokens: after.tokens });
       note(`final: val loss ${after.loss.toFixed(4)}, FFN sparsity ${(100 * after.sparsity).toFixed(1)}%`);
-      const { teacher: _teacher, ...converted } = model;
-      const out: LoadedModel = { ...converted, tensors: tensorsFromParams(c, pool.params), metadata: {} };
+      const out: LoadedModel = { ...model, tensors: tensorsFromParams(c, pool.params), metadata: {} };
       summary.modelPath = join(o.outDir, 'model.gguf');
       saveGguf(summary.modelPath, out, { weightType: GGMLType.F32, name: recipe.name });
       summary.plotPath = join(o.outDir, 'curves.svg');

@@ -6,7 +6,7 @@ import type { LoadedModel } from '../model/types.js';
 import { expectedTensorShapes } from '../model/weights.js';
 import {
   attentionBackward, attentionForward, crossentropyBackward, crossentropyForward, encoderBackward, encoderForward,
-  gluBackward, gluForward, klBackward, klForward, linearBackward, linearForward, residualForward, rmsnormBackward, rmsnormForward,
+  gluBackward, gluForward, klBackward, klForward, softmaxForward, linearBackward, linearForward, residualForward, rmsnormBackward, rmsnormForward,
   ropeBackward, ropeForward, ropeTable,
 } from './ops/index.js';
 import type { TrainKernel } from './ops/gemm.js';
@@ -237,6 +237,15 @@ export class TrainModel {
       }
     }
     return { lossSum, count };
+  }
+
+  /**
+   * This model's next-token distribution (B*T, V) for the last `forward`: softmax of `logits`, in
+   * the model's own probs buffer (valid until the next forward). A distillation teacher's q.
+   */
+  distribution(): Float32Array {
+    softmaxForward(this.probs, this.logits, this.B * this.T, this.config.vocab_size, this.kernel);
+    return this.probs;
   }
 
   /**

@@ -85,10 +85,18 @@ const repoRoot = resolve(here, '..', '..', '..');
 /**
  * Folder holding relufy-{simd,relaxed}.wasm: `dist/wasm` next to the compiled `dist/kernels/wasm/`,
  * or `<repo>/dist/wasm` when running from `src/` (tsx). Builds it from `assembly/` with the
- * AssemblyScript dev dependency when missing in a source checkout.
+ * AssemblyScript dev dependency when missing, or older than `assembly/`, in a source checkout.
  * @throws RelufyError when the files are missing and cannot be built.
  */
 export function wasmDir(): string {
+  located ??= locateWasmDir();
+  return located;
+}
+
+/** wasmDir's answer, found (and in a source checkout, rebuilt if stale) once per process. */
+let located: string | undefined;
+
+function locateWasmDir(): string {
   const candidates = [resolve(here, '..', '..', 'wasm'), join(repoRoot, 'dist', 'wasm')];
   // Running from src/ (tsx) in a source checkout: a build older than assembly/ is rebuilt.
   const fromSource = import.meta.url.endsWith('.ts') && existsSync(join(repoRoot, 'assembly', 'index.ts'));
@@ -110,6 +118,7 @@ function isStale(wasm: string, srcDir: string): boolean {
 }
 
 const cache = new Map<WasmVariant, WasmModule>();
+let relaxedBytes: Buffer | undefined;
 
 /**
  * Compiles (once per process) the kernel module of the chosen variant.
@@ -119,7 +128,7 @@ export function loadWasmModule(choice: VariantChoice = 'auto'): WasmModule {
   const env = process.env['RELUFY_WASM'];
   if (choice === 'auto' && (env === 'simd' || env === 'relaxed' || env === 'relaxed-flag')) choice = env;
   const dir = wasmDir();
-  const relaxedBytes = readFileSync(join(dir, 'relufy-relaxed.wasm'));
+  relaxedBytes ??= readFileSync(join(dir, 'relufy-relaxed.wasm'));
   if (choice === 'relaxed-flag' && !WA.validate(relaxedBytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
   let variant: WasmVariant = 'simd';
   if (choice !== 'simd' && WA.validate(relaxedBytes)) variant = 'relaxed';
