@@ -66,7 +66,7 @@ function gateUpChunk(
     for (let t = 0; t < T; t++) {
       const b = t * nbF + c;
       quantize_q8(h + (<usize>b << 7), hq + (<usize>b << 5), hd + (<usize>b << 2), hs + (<usize>b << 2), 1, 0, 0, 0, 1);
-      if (h16 != 0) quadStore(hq + (<usize>b << 5), load<f32>(hd + (<usize>b << 2)), h16, t, c, F, T);
+      if (h16 != 0) quadStore(hq + (<usize>b << 5), load<f32>(hd + (<usize>b << 2)), load<i32>(hs + (<usize>b << 2)), h16, t, c, F, T);
     }
   }
 }

@@ -29,7 +29,12 @@ export function pack_q8(src: usize, dst: usize, rows: i32, K: i32): void {
   }
 }
 
-/** ggml Q4_0 rows (18-byte blocks `f16 d; u8 qs[16]`) -> packed groups of 72-byte tiles (4 f16 scales, 4 x 16 bytes). */
+/**
+ * ggml Q4_0 rows (18-byte blocks `f16 d; u8 qs[16]`) -> packed groups of 72-byte tiles: 4 f16 scales,
+ * then the 4 rows' 16 nibble bytes. SIMD128 build: row after row (4 x 16 bytes). Relaxed build:
+ * "column quads", for k = 0..3 one 16-byte vector with bytes 4k..4k+3 of rows 0, 1, 2, 3, so that one
+ * i16x8.relaxed_dot against 4 broadcast activations gives all 4 rows' partial sums (matmul.ts dotQ4).
+ */
 export function pack_q4(src: usize, dst: usize, rows: i32, K: i32): void {
   const nb = K / QK;
   const rowBytes = <usize>nb * 18;
@@ -39,17 +44,22 @@ export function pack_q4(src: usize, dst: usize, rows: i32, K: i32): void {
       const tile = dst + (<usize>(g * nb + b)) * Q4_TILE;
       for (let r = 0; r < 4; r++) {
         const row = (g << 2) + r;
-        if (row < rows) {
-          const blk = src + <usize>row * rowBytes + <usize>b * 18;
-          store<u16>(tile + (<usize>r << 1), load<u16>(blk));
-          memory.copy(tile + 8 + (<usize>r << 4), blk + 2, 16);
-        } else {
-          store<u16>(tile + (<usize>r << 1), 0);
-          memory.fill(tile + 8 + (<usize>r << 4), 0x88, 16); // nibble 8 = weight 0
+        const blk = src + <usize>row * rowBytes + <usize>b * 18;
+        store<u16>(tile + (<usize>r << 1), row < rows ? load<u16>(blk) : 0);
+        for (let k = 0; k < 4; k++) {
+          // nibble 8 = weight 0 in missing rows
+          const q = row < rows ? load<u32>(blk + 2 + (<usize>k << 2)) : 0x88888888;
+          store<u32>(tile + q4Offset(r, k), q);
         }
       }
     }
   }
+}
+
+/** Byte offset in a Q4_0 tile of bytes 4k..4k+3 of row r (layout of pack_q4 for this build). */
+@inline export function q4Offset(r: i32, k: i32): usize {
+  if (ASC_FEATURE_RELAXED_SIMD) return 8 + (<usize>k << 4) + (<usize>r << 2);
+  return 8 + (<usize>r << 4) + (<usize>k << 2);
 }
 
 /**
@@ -105,9 +115,8 @@ export function unpack_row(type: i32, w: usize, row: i32, K: i32, out: usize): v
         const q = tile + 8 + (<usize>r << 5);
         for (let j = 0; j < QK; j++) store<f32>(o + (<usize>j << 2), <f32>load<i8>(q + j) * d);
       } else {
-        const q = tile + 8 + (<usize>r << 4);
         for (let j = 0; j < 16; j++) {
-          const v = load<u8>(q + j);
+          const v = load<u8>(tile + q4Offset(r, j >> 2) + <usize>(j & 3));
           store<f32>(o + (<usize>j << 2), <f32>(<i32>(v & 15) - 8) * d);
           store<f32>(o + (<usize>(j + 16) << 2), <f32>(<i32>(v >> 4) - 8) * d);
         }

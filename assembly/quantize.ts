@@ -19,23 +19,27 @@ export function quantize_q8(x: usize, xq: usize, xd: usize, xs: usize, nb: i32, 
     const T = nb / nbRow;
     for (let b = b0; b < b1; b++) {
       const t = b / nbRow;
-      quadStore(xq + (<usize>b << 5), load<f32>(xd + (<usize>b << 2)), xi, t, b - t * nbRow, K, T);
+      quadStore(xq + (<usize>b << 5), load<f32>(xd + (<usize>b << 2)), load<i32>(xs + (<usize>b << 2)), xi, t, b - t * nbRow, K, T);
     }
   }
 }
 
 /**
- * Copies block bb (32 int8 at q, scale d) of token t into the token-quad activations xi of T tokens
- * with K columns (prefill.ts): pair j of the block at xi + quad*8K + bb*256 + j*16 + (t%4)*4 as two
- * i16; the scale at xdi + (quad*K/32 + bb)*16 + (t%4)*4 with xdi = xi + ceil(T/4)*8K. The last token
- * of a partial quad also zeroes the unused token slots of its block.
+ * Copies block bb (32 int8 at q, scale d, sum s) of token t into the token-quad activations xi of T
+ * tokens with K columns (prefill.ts; nQ = ceil(T/4) quads, nb = K/32 blocks per token):
+ * - pair j of the block at xi + quad*8K + bb*256 + j*16 + (t%4)*4 as two i16;
+ * - the scale at xdi + (quad*nb + bb)*16 + (t%4)*4 with xdi = xi + nQ*8K;
+ * - relaxed build only: column quad j (4 int8) at x8 + quad*4K + bb*128 + j*16 + (t%4)*4 with
+ *   x8 = xdi + nQ*nb*16, and the block sum s at x8 + nQ*4K + (quad*nb + bb)*16 + (t%4)*4.
+ * The last token of a partial quad also zeroes the unused token slots of its block.
  */
-export function quadStore(q: usize, d: f32, xi: usize, t: i32, bb: i32, K: i32, T: i32): void {
+export function quadStore(q: usize, d: f32, s: i32, xi: usize, t: i32, bb: i32, K: i32, T: i32): void {
   const nQ = (T + 3) >> 2;
+  const nb = K / QK;
   const qstride = <usize>K << 3;
   const Q = t >> 2;
   const base = xi + <usize>Q * qstride + (<usize>bb << 8);
-  const dptr = xi + <usize>nQ * qstride + (<usize>(Q * (K / QK) + bb) << 4);
+  const dptr = xi + <usize>nQ * qstride + (<usize>(Q * nb + bb) << 4);
   const lane = <usize>(t & 3) << 2;
   const a = v128.load(q, 0);
   const b = v128.load(q, 16);
@@ -44,16 +48,28 @@ export function quadStore(q: usize, d: f32, xi: usize, t: i32, bb: i32, K: i32, 
   storePairs(base + lane, i16x8.extend_low_i8x16_s(b), 128);
   storePairs(base + lane, i16x8.extend_high_i8x16_s(b), 192);
   store<f32>(dptr + lane, d);
+  const x8 = xi + <usize>nQ * qstride + (<usize>(nQ * nb) << 4);
+  const b8 = x8 + <usize>Q * (<usize>K << 2) + (<usize>bb << 7);
+  const sptr = x8 + <usize>nQ * (<usize>K << 2) + (<usize>(Q * nb + bb) << 4);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    storePairs(b8 + lane, a, 0);
+    storePairs(b8 + lane, b, 64);
+    store<i32>(sptr + lane, s);
+  }
   if (t == T - 1) {
     for (let u = (t & 3) + 1; u < 4; u++) {
       const l = <usize>u << 2;
       for (let j = 0; j < 16; j++) store<u32>(base + l + (<usize>j << 4), 0);
       store<f32>(dptr + l, 0);
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        for (let j = 0; j < 8; j++) store<u32>(b8 + l + (<usize>j << 4), 0);
+        store<i32>(sptr + l, 0);
+      }
     }
   }
 }
 
-/** The 4 i32 lanes of v (4 i16 pairs) at p + off, p + off + 16, + 32, + 48. */
+/** The 4 i32 lanes of v (4 i16 pairs or 4 int8 quads) at p + off, p + off + 16, + 32, + 48. */
 @inline function storePairs(p: usize, v: v128, off: usize): void {
   store<u32>(p + off, i32x4.extract_lane(v, 0));
   store<u32>(p + off + 16, i32x4.extract_lane(v, 1));

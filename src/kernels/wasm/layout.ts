@@ -6,8 +6,11 @@
  *
  * - Q8_0: per group, per 32-column block b, a 136-byte tile: f16 scales of rows 4g..4g+3 (8 B),
  *   then the 4 rows' 32 int8 values (4 x 32 B). Same bytes as ggml's 4 x 34.
- * - Q4_0: per group and block a 72-byte tile: 4 f16 scales, then 4 x 16 bytes of ggml nibbles
- *   (low nibble = element j, high = element j+16, stored value q+8 unsigned). Same bytes as 4 x 18.
+ * - Q4_0: per group and block a 72-byte tile: 4 f16 scales, then the 4 rows' 16 bytes of ggml nibbles
+ *   (low nibble = element j, high = element j+16, stored value q+8 unsigned). Same bytes as 4 x 18,
+ *   in an order that depends on the build: SIMD128 row after row (4 x 16 bytes); relaxed SIMD by
+ *   column quads, four 16-byte vectors where vector k holds bytes 4k..4k+3 of rows 0, 1, 2, 3
+ *   (assembly/pack.ts pack_q4; read by matmul.ts blockQ4 without a horizontal reduction).
  * - F32: per group, for each 4-column chunk the 4 rows' 4 floats (64 B), then for each of the
  *   K % 4 tail columns the 4 rows' values (16 B): 16*K bytes per group.
  * Missing rows of the last group are zero (Q4_0: nibble 8). F16 / BF16 are converted to F32 at load;
@@ -36,12 +39,14 @@ export function packedBytes(type: PackedType, O: number, K: number): number {
 
 /**
  * Bytes of the "token quad" activations the prefill kernels read (assembly/prefill.ts; written by
- * quantize_q8 when given a buffer): T tokens rounded up to a multiple of 4, K columns as i16, plus
- * one f32 scale per token and 32-column block.
+ * quantize_q8 when given a buffer, assembly/quantize.ts quadStore): T tokens rounded up to a multiple
+ * of 4, K columns as i16 pairs (8K bytes per quad) and one f32 scale per token and 32-column block;
+ * then, filled by the relaxed-SIMD build for its Q4_0 kernel, the same columns as int8 column quads
+ * (4K bytes per quad) and one i32 sum per token and block.
  */
 export function quadBytes(T: number, K: number): number {
   const quads = Math.ceil(T / 4);
-  return quads * K * 8 + quads * (K / 32) * 16;
+  return quads * K * 12 + quads * (K / 32) * 32;
 }
 
 /**
