@@ -24,13 +24,11 @@ export const Q4_TILE: i32 = 72;
 
 /** Four IEEE half floats at p (little-endian u16) as an f32x4. Inf/NaN are not handled (scales only). */
 @inline export function f16x4(p: usize): v128 {
-  const h = v128.load_ext<u16>(p);
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  const em = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  // em reinterpreted as f32 has exponent bias 127-15 too small by 112: multiply by 2^112
-  // (exact, and correct for f16 subnormals as well).
-  const f = f32x4.mul(em, f32x4.splat(<f32>5.192296858534828e33));
-  return v128.or(f, sign);
+  // sign-extended to i32 and shifted left by 13: exponent and mantissa land in f32 bits 27..13 and the
+  // sign in bits 31..28; the mask keeps bit 31 as the sign. Reinterpreted as f32 the exponent bias
+  // (127 vs 15) is too small by 112: multiply by 2^112 (exact, and correct for f16 subnormals too).
+  const h = v128.and(i32x4.shl(v128.load16x4_s(p), 13), i32x4.splat(0x8fffe000));
+  return f32x4.mul(h, f32x4.splat(<f32>5.192296858534828e33));
 }
 
 /** One IEEE half float (u16 bits) to f32, exact including subnormals, inf and NaN. */

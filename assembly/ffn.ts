@@ -1,8 +1,8 @@
 // Fused feed-forward first half: h = glu(x @ Wg^T, x @ Wu^T) for a row range, then (optionally) the
 // int8 quantization of the finished 32-row blocks of h that the down projection reads, so that one
 // dispatch covers gate, up, activation and the requantization (no barrier needed in between).
-import { QK, splitStart, storeRows } from './common';
-import { dotGroup } from './matmul';
+import { PT_Q4_0, QK, splitStart, storeRows } from './common';
+import { PAIR_GLU, dotGroup, dotQ4pair } from './matmul';
 import { gluVec } from './ops';
 import { MODE_GLU, MODE_STORE, ctxScratch, prefill_groups, prefillType } from './prefill';
 import { quadStore, quantize_q8 } from './quantize';
@@ -56,6 +56,13 @@ function gateUpChunk(
     const r0 = g << 2;
     const nrows = min(4, F - r0);
     for (let t = 0; t < T; t++) {
+      if (ASC_FEATURE_RELAXED_SIMD && tg == PT_Q4_0 && tu == PT_Q4_0) {
+        // gate and up rows of the group in one pass over the activations
+        const nb = C / QK;
+        dotQ4pair(wg + <usize>g * gbg, wu + <usize>g * gbu, xq + <usize>t * <usize>C, xd + (<usize>(t * nb) << 2), xs + (<usize>(t * nb) << 2),
+          nb, h + ((<usize>t * <usize>F + <usize>r0) << 2), nrows, 0, 0, PAIR_GLU, kind);
+        continue;
+      }
       const vg = dotGroup(tg, wg + <usize>g * gbg, C, xf, xq, xd, xs, t);
       const vu = dotGroup(tu, wu + <usize>g * gbu, C, xf, xq, xd, xs, t);
       const r = gluVec(vg, vu, kind);

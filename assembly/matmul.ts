@@ -11,6 +11,7 @@
 import {
   PT_F32, PT_Q8_0, PT_Q4_0, Q8_TILE, Q4_TILE, QK, splitStart, f16x4, hsum4i, hsum4f, madd, storeRows,
 } from './common';
+import { gluVec } from './ops';
 import { MODE_ACCUMULATE, MODE_STORE, ctxScratch, prefill_groups, prefillType } from './prefill';
 
 /** Bytes of one packed 4-row group of a matrix with K columns. */
@@ -126,6 +127,53 @@ export function group_bytes(type: i32, K: i32): i32 {
   return acc;
 }
 
+/** Output modes of dotQ4pair. */
+export const PAIR_STORE: i32 = 0;
+export const PAIR_ACCUMULATE: i32 = 1;
+/** glu(first group, second group) into the first group's rows: gate and up of the same rows. */
+export const PAIR_GLU: i32 = 2;
+
+/**
+ * Relaxed build: two Q4_0 row groups (tiles at w1 and w2) against one quantized activation row, each
+ * activation broadcast serving both (+20% over dotQ4 twice, 1 thread, 4096x4096). Each group's sums
+ * are formed exactly as in dotQ4 (same integer block sums, one accumulator in block order), so the
+ * results are identical. PAIR_STORE / PAIR_ACCUMULATE: group 1 to o1 (n1 rows), group 2 to o2 (n2
+ * rows); PAIR_GLU: glu(group 1, group 2) with activation `kind` to o1 (n1 rows).
+ */
+@inline export function dotQ4pair(
+  w1: usize, w2: usize, xq: usize, xd: usize, xs: usize, nb: i32,
+  o1: usize, n1: i32, o2: usize, n2: i32, mode: i32, kind: i32,
+): void {
+  const m = i8x16.splat(0x0f);
+  let acc1 = f32x4.splat(0), acc2 = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    let s1 = i16x8.splat(0), s2 = i16x8.splat(0);
+    for (let k = 0; k < 4; k++) {
+      const xa = v128.load32_splat(xq + (<usize>k << 2));
+      const xb = v128.load32_splat(xq + 16 + (<usize>k << 2));
+      const v = v128.load(w1 + 8 + (<usize>k << 4));
+      s1 = i16x8.add(s1, i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xa, v128.and(v, m)),
+        i16x8.relaxed_dot_i8x16_i7x16_s(xb, v128.and(i16x8.shr_u(v, 4), m))));
+      const u = v128.load(w2 + 8 + (<usize>k << 4));
+      s2 = i16x8.add(s2, i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xa, v128.and(u, m)),
+        i16x8.relaxed_dot_i8x16_i7x16_s(xb, v128.and(i16x8.shr_u(u, 4), m))));
+    }
+    acc1 = epilogueQ4(i32x4.extadd_pairwise_i16x8_s(s1), w1, xd, xs, acc1);
+    acc2 = epilogueQ4(i32x4.extadd_pairwise_i16x8_s(s2), w2, xd, xs, acc2);
+    w1 += Q4_TILE;
+    w2 += Q4_TILE;
+    xq += QK;
+    xd += 4;
+    xs += 4;
+  }
+  if (mode == PAIR_GLU) {
+    storeRows(o1, gluVec(acc1, acc2, kind), n1, false);
+  } else {
+    storeRows(o1, acc1, n1, mode == PAIR_ACCUMULATE);
+    storeRows(o2, acc2, n2, mode == PAIR_ACCUMULATE);
+  }
+}
+
 /** The 4 dot products of one F32 row group (K columns) with float x. */
 @inline function dotF32(w: usize, x: usize, K: i32): v128 {
   const K8 = K >> 3;
@@ -183,7 +231,27 @@ export function matmul_groups(
   g0: i32, g1: i32, xf: usize, xq: usize, xd: usize, xs: usize, T: i32,
 ): void {
   const gb = <usize>group_bytes(type, K);
-  for (let g = g0; g < g1; g++) {
+  let g = g0;
+  if (ASC_FEATURE_RELAXED_SIMD && type == PT_Q4_0) {
+    // row groups in pairs (dotQ4pair) from the two halves of the range, so that each half stays one
+    // sequential stream (pairing adjacent groups measured 2x slower from DRAM); an odd last one below
+    const nb = K / QK;
+    const half = (g1 - g0) >> 1;
+    for (let i = 0; i < half; i++) {
+      const ga = g0 + i, gz = g0 + half + i;
+      const ra = ga << 2, rz = gz << 2;
+      const nz = min(4, O - rz);
+      for (let t = 0; t < T; t++) {
+        const o = out + (<usize>t * <usize>ldo << 2);
+        const xqt = xq + <usize>t * <usize>K, xdt = xd + (<usize>(t * nb) << 2), xst = xs + (<usize>(t * nb) << 2);
+        const wa = w + <usize>ga * gb, wz = w + <usize>gz * gb, oa = o + (<usize>ra << 2), oz = o + (<usize>rz << 2);
+        if (accumulate != 0) dotQ4pair(wa, wz, xqt, xdt, xst, nb, oa, 4, oz, nz, PAIR_ACCUMULATE, 0);
+        else dotQ4pair(wa, wz, xqt, xdt, xst, nb, oa, 4, oz, nz, PAIR_STORE, 0);
+      }
+    }
+    g = g0 + 2 * half;
+  }
+  for (; g < g1; g++) {
     const wg = w + <usize>g * gb;
     const r0 = g << 2;
     const nrows = min(4, O - r0);
