@@ -76,14 +76,14 @@ export function group_bytes(type: i32, K: i32): i32 {
   const m = i8x16.splat(0x0f);
   let s = i16x8.splat(0);
   for (let k = 0; k < 4; k++) {
-    const v = v128.load(w + 8 + (<usize>k << 4));
-    const lo = v128.and(v, m);
-    const hi = v128.and(i16x8.shr_u(v, 4), m);
-    const a = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xq + (<usize>k << 2)), lo);
-    const c = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xq + 16 + (<usize>k << 2)), hi);
-    s = i16x8.add(s, i16x8.add(a, c));
+    s = i16x8.add(s, quadQ4(v128.load(w + 8 + (<usize>k << 4)), v128.load32_splat(xq + (<usize>k << 2)), v128.load32_splat(xq + 16 + (<usize>k << 2)), m));
   }
   return i32x4.extadd_pairwise_i16x8_s(s);
+}
+
+/** i16x8 pair sums of column quad v (4 rows x 4 nibble bytes) against activations xa (low nibbles) and xb (high), broadcast. */
+@inline function quadQ4(v: v128, xa: v128, xb: v128, m: v128): v128 {
+  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xa, v128.and(v, m)), i16x8.relaxed_dot_i8x16_i7x16_s(xb, v128.and(i16x8.shr_u(v, 4), m)));
 }
 
 /** acc + float(s - 8 xs) * (tile scales x xd): the float epilogue of one Q4_0 block. */
@@ -151,12 +151,8 @@ export const PAIR_GLU: i32 = 2;
     for (let k = 0; k < 4; k++) {
       const xa = v128.load32_splat(xq + (<usize>k << 2));
       const xb = v128.load32_splat(xq + 16 + (<usize>k << 2));
-      const v = v128.load(w1 + 8 + (<usize>k << 4));
-      s1 = i16x8.add(s1, i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xa, v128.and(v, m)),
-        i16x8.relaxed_dot_i8x16_i7x16_s(xb, v128.and(i16x8.shr_u(v, 4), m))));
-      const u = v128.load(w2 + 8 + (<usize>k << 4));
-      s2 = i16x8.add(s2, i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xa, v128.and(u, m)),
-        i16x8.relaxed_dot_i8x16_i7x16_s(xb, v128.and(i16x8.shr_u(u, 4), m))));
+      s1 = i16x8.add(s1, quadQ4(v128.load(w1 + 8 + (<usize>k << 4)), xa, xb, m));
+      s2 = i16x8.add(s2, quadQ4(v128.load(w2 + 8 + (<usize>k << 4)), xa, xb, m));
     }
     acc1 = epilogueQ4(i32x4.extadd_pairwise_i16x8_s(s1), w1, xd, xs, acc1);
     acc2 = epilogueQ4(i32x4.extadd_pairwise_i16x8_s(s2), w2, xd, xs, acc2);
