@@ -6,15 +6,21 @@
 // (Q4_0 nibbles minus 8), so that a weight pair (w_rc, w_rc') is one 32-bit splat load; times an
 // activation vector, i32x4.dot_i16x8_s gives 4 tokens' partial sums in the 4 lanes. One weight load
 // serves 16 tokens (4 quads), the inner loop is load / dot / add only, and no horizontal reduction
-// is needed. Per 32-column block the integer sums are exact, and the float epilogue is the one of
-// matmul.ts dotQ8 / dotQ4 (acc += float(isum) * (wscale * xscale), in block order), so the
-// results are bit-identical to the matvec kernels (test/conformance checks this).
+// is needed. The relaxed build runs Q4_0 in a second form with twice the products per instruction
+// (int8 activations against nibble bytes, see below). Per 32-column block the integer sums are
+// exact, and the float epilogue is the one of matmul.ts dotQ8 / dotQ4 (acc += float(isum) *
+// (wscale * xscale), in block order), so the results are bit-identical to the matvec kernels
+// (test/conformance checks this).
 //
-// Shape of the code, as measured (V8 11.3, Node 20, Zen 5; Q8_0 / Q4_0 2048x4096, 64 tokens,
-// 1 thread, hot, against the matvec kernel looped over tokens: 1.7x / 2.0x): 4 quads per pass, two
-// rows at a time (+19%: one activation load feeds both rows), one weight pair per loop iteration.
-// Unrolling the inner loop further was slower (TurboFan schedules the loads early and spills them to
-// the stack).
+// Shape of the code, as measured (V8 11.3, Node 20, Zen 5; 2048x4096, 64 tokens, 1 thread, hot):
+// 4 quads per pass, two rows at a time (one activation load feeds both rows), one weight pair or
+// quad per loop iteration; unrolling the inner loop further was slower (TurboFan schedules the loads
+// early and spills them to the stack). Q8_0 runs at ~38 GMAC/s, which is the rate of
+// i32x4.dot_i16x8_s (pmaddwd) itself in a loop with nothing else (34-45 GMAC/s, about one per
+// cycle); the relaxed Q4_0 form at ~54 GMAC/s against ~65-69 for a bare i16x8.relaxed_dot loop.
+// SIMD128 has no 8-bit dot with 32-bit accumulation (llama.cpp's AVX-512 VNNI kernels do 64
+// products per instruction), and a Winograd-style pairing that halves the multiplies measured
+// slower in V8 (the extra adds cost more than the multiplies saved).
 import { PT_Q8_0, PT_Q4_0, Q8_TILE, Q4_TILE, QK, f16ToF32, madd } from './common';
 import { gluVec } from './ops';
 
