@@ -1,12 +1,14 @@
 // Conformance of the WASM engine against the reference engine (KernelEngine over refKernels) and
 // against stories260K's reference greedy outputs, on 1 and 2 threads, including layer sharding
-// over several WebAssembly memories.
+// over several WebAssembly memories. Both kernel builds: SIMD128, and relaxed SIMD (what the CLI
+// runs; its Q4_0 tiles, pair kernels and prefill form differ from the SIMD128 build's).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { GGMLType, dequantize, quantize } from '../../src/formats/quant/index.js';
 import type { Tensor } from '../../src/formats/quant/types.js';
 import { createWasmEngine, loadWasmEngine, type WasmEngine } from '../../src/kernels/wasm/index.js';
+import type { VariantChoice } from '../../src/kernels/wasm/module.js';
 import { KernelEngine } from '../../src/model/engine.js';
 import { argmax } from '../../src/model/sampler.js';
 import type { LoadedModel } from '../../src/model/types.js';
@@ -24,6 +26,9 @@ const stories = haveStories
   ? (JSON.parse(readFileSync(sharedData('models', 'stories260K', 'reference_greedy.json'), 'utf8')) as { cases: RefCase[] }).cases
   : [];
 
+/** The kernel builds every engine test runs on ('relaxed-flag' turns on V8's relaxed SIMD in Node 20). */
+const VARIANTS: VariantChoice[] = ['simd', 'relaxed-flag'];
+
 /** Greedy decoding of n tokens after the prompt, one token per forward. */
 function greedy(e: WasmEngine, prompt: number[], n: number): number[] {
   const s = e.createSession({ capacity: prompt.length + n });
@@ -38,11 +43,12 @@ function greedy(e: WasmEngine, prompt: number[], n: number): number[] {
   return out;
 }
 
-for (const threads of [1, 2]) {
-  describe(`stories260K on the WASM engine, ${threads} thread(s)`, { skip: !haveStories && 'shared data missing' }, () => {
+for (const variant of VARIANTS) for (const threads of [1, 2]) {
+  describe(`stories260K on the WASM engine (${variant}), ${threads} thread(s)`, { skip: !haveStories && 'shared data missing' }, () => {
     let e: WasmEngine;
     before(async () => {
-      e = await loadWasmEngine(sharedData('models', 'stories260K', 'stories260K.gguf'), { threads, maxContext: 512 });
+      e = await loadWasmEngine(sharedData('models', 'stories260K', 'stories260K.gguf'), { threads, maxContext: 512, variant });
+      if (variant !== 'simd') assert.equal(e.info.variant, 'relaxed');
     });
     after(async () => {
       await e?.close();
@@ -64,7 +70,7 @@ for (const threads of [1, 2]) {
     }
 
     it('sharded over several memories gives the same greedy tokens', async () => {
-      const sh = await loadWasmEngine(sharedData('models', 'stories260K', 'stories260K.gguf'), { threads, maxContext: 512, memoryLimit: 2 << 20, warmup: false });
+      const sh = await loadWasmEngine(sharedData('models', 'stories260K', 'stories260K.gguf'), { threads, maxContext: 512, memoryLimit: 2 << 20, warmup: false, variant });
       try {
         assert.ok(sh.info.memories >= 3, `expected >= 3 memories, got ${sh.info.memories}`);
         const c = stories[1]!;
@@ -92,14 +98,14 @@ describe('WASM engine prefill kernels (assembly/prefill.ts)', () => {
   // The prefill kernels keep the matvec kernels' integer sums and float epilogue order, and every
   // other op works per token, so a batched prompt must give exactly the logits of token-by-token
   // decoding: chunks of 64 + 6 tokens cover full and partial token quads, and the head (odd vocab).
-  for (const type of [GGMLType.Q8_0, GGMLType.Q4_0]) {
+  for (const variant of VARIANTS) for (const type of [GGMLType.Q8_0, GGMLType.Q4_0]) {
     for (const activation of ['swiglu', 'drelu'] as const) {
-      it(`${GGMLType[type]} ${activation}: 70-token prefill logits equal token-by-token decode bit for bit, on 1 and 2 threads`, async () => {
+      it(`${variant} ${GGMLType[type]} ${activation}: 70-token prefill logits equal token-by-token decode bit for bit, on 1 and 2 threads`, async () => {
         const model = requantized(tinyModel({ activation, hidden_size: 64, intermediate_size: 96, layers: 2, heads: 4, seed: 21 + type }), type);
         const toks = Array.from({ length: 70 }, (_, i) => (i * 37 + 5) % 290);
         const prefills: Float32Array[] = [];
         for (const threads of [1, 2]) {
-          const wasm = await createWasmEngine(model, { threads, maxContext: 128, batch: 64, warmup: false });
+          const wasm = await createWasmEngine(model, { threads, maxContext: 128, batch: 64, warmup: false, variant });
           try {
             const p = wasm.createSession({ capacity: 80 }).forward(toks, { allLogits: true });
             const d = wasm.createSession({ capacity: 80 });
@@ -125,14 +131,14 @@ describe('WASM engine against the reference engine on tiny random models', () =>
     { activation: 'drelu' as const, tie: true },
     { activation: 'reglu' as const, sliding_window: 5, kvHeads: 1 },
   ];
-  for (const type of [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0]) {
+  for (const variant of VARIANTS) for (const type of [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0]) {
     for (const v of variants) {
       for (const threads of [1, 2]) {
-        it(`${GGMLType[type]} ${JSON.stringify(v)} ${threads}T: logits (prefill and decode) match`, async () => {
+        it(`${variant} ${GGMLType[type]} ${JSON.stringify(v)} ${threads}T: logits (prefill and decode) match`, async () => {
           const base = tinyModel({ ...v, hidden_size: 64, intermediate_size: 96, layers: 3, heads: 4, seed: 3 + type });
           const model = requantized(base, type);
           const ref = new KernelEngine(model);
-          const wasm = await createWasmEngine(model, { threads, maxContext: 64, batch: 4, warmup: false });
+          const wasm = await createWasmEngine(model, { threads, maxContext: 64, batch: 4, warmup: false, variant });
           try {
             const toks = [1, 40, 41, 290, 7, 8, 9, 100, 200, 33, 2];
             const rs = ref.createSession({ capacity: 32 });
