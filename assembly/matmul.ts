@@ -70,7 +70,7 @@ export function group_bytes(type: i32, K: i32): i32 {
  * (pmaddubsw on x64) against those 4 activations broadcast gives 2 partial sums per row. Nibbles are
  * 0..15, inside the 7-bit range where the relaxed dot is deterministic; 8 products per lane stay
  * below 8 x 2 x 15 x 127 = 30480, so the i16 sums cannot overflow. Measured (1 thread, 4096x4096,
- * hot, against the row-layout kernel with i32x4.relaxed_dot_add): 1.55x.
+ * hot, against the row-layout kernel with i32x4.relaxed_dot_i8x16_i7x16_add_s): 1.55x.
  */
 @inline function blockQ4(w: usize, xq: usize): v128 {
   const m = i8x16.splat(0x0f);

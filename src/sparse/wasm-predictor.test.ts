@@ -83,6 +83,24 @@ describe('WASM predictor mode', () => {
     assert.ok(relErr(a, ref) <= 0.05, `vs ref predictor: ${relErr(a, ref)}`);
   });
 
+  test('Q4_0 model on both kernel builds: lossless equals dense within 1e-4, dense is the same on 1 and 2 threads and across builds', async () => {
+    // the relaxed build runs dense Q4_0 through its own column-quad tiles and paired row groups
+    // (assembly/matmul.ts dotQ4pair), while the bundles keep the file's encoding. ffn_down stays F32:
+    // a quantized one is re-quantized transposed for the bundles (bundles.ts), which moves the result.
+    const base = tinyModel({ activation: 'drelu', seed: 36, hidden_size: 64, heads: 4, intermediate_size: 96 });
+    for (const t of [...base.tensors.values()]) if (t.shape.length === 2 && !t.name.includes('ffn_down')) base.tensors.set(t.name, { ...quantize(dequantize(t), t.shape, GGMLType.Q4_0), name: t.name });
+    const dense: Float32Array[] = [];
+    for (const variant of ['simd', 'relaxed-flag'] as const) {
+      const byThreads = [1, 2].map(async (threads) => decodeOnly(await wasm(base, { threads, variant })));
+      const [d1, d2] = await Promise.all(byThreads);
+      assert.deepEqual(d2, d1, `${variant}: dense differs between 1 and 2 threads`);
+      const lossless = decodeOnly(await wasm(base, { threads: 2, variant, sparse: 'lossless', sparseCrossover: 1 }));
+      assert.ok(relErr(lossless, d1!) <= 1e-4, `${variant} lossless vs dense: ${relErr(lossless, d1!)}`);
+      dense.push(d1!);
+    }
+    assert.ok(relErr(dense[1]!, dense[0]!) <= 1e-4, `relaxed vs simd dense: ${relErr(dense[1]!, dense[0]!)}`);
+  });
+
   test('a relufy-written PWRI file (ffn_down_t only) generates on the wasm engine dense and sparse like the reference', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relufy-pwri-'));
     try {
