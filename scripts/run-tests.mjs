@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with node's own test runner (tsx loads TypeScript).
 // Usage: node scripts/run-tests.mjs [substring-filter ...]
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,8 +22,22 @@ if (selected.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
-const run = (v8flags, list) =>
-  spawnSync(process.execPath, [...v8flags, '--import', 'tsx', '--test', '--test-reporter=spec', ...list], { cwd: root, stdio: 'inherit' }).status ?? 1;
+// Each pass prints the spec report and writes a TAP copy whose summary lines feed the overall total.
+const totals = { tests: 0, pass: 0, fail: 0, skipped: 0, todo: 0 };
+const tapDir = mkdtempSync(join(tmpdir(), 'relufy-tests-'));
+let passes = 0;
+const run = (v8flags, list) => {
+  const tap = join(tapDir, `pass${++passes}.tap`);
+  const r = spawnSync(process.execPath, [
+    ...v8flags, '--import', 'tsx', '--test',
+    '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...list,
+  ], { cwd: root, stdio: 'inherit' });
+  if (existsSync(tap)) {
+    for (const m of readFileSync(tap, 'utf8').matchAll(/^# (tests|pass|fail|skipped|todo) (\d+)$/gm)) totals[m[1]] += Number(m[2]);
+  }
+  return r.status ?? 1;
+};
+const t0 = Date.now();
 let status = run([], selected);
 // The wasm kernels must give the same results in each of V8's wasm tiers: Liftoff (the baseline
 // compiler a function starts in) and TurboFan (after tier-up). A normal run mixes them, and a
@@ -39,4 +54,7 @@ for (const flag of ['--liftoff-only', '--no-liftoff']) {
   console.log(`\nrun-tests: ${tiered.length} wasm conformance file(s) again with ${flag}`);
   status = run([flag], tiered) || status;
 }
+rmSync(tapDir, { recursive: true, force: true });
+console.log(`\nrun-tests: ${passes} pass(es), ${totals.tests} tests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped` +
+  `${totals.todo ? `, ${totals.todo} todo` : ''} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 process.exit(status);

@@ -1,4 +1,4 @@
-import { RelufyError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 /** What the bench needs from a peer engine: prompt processing and generation timings on token ids. */
 export interface BenchPeer {
@@ -33,18 +33,26 @@ interface NlcModule {
 }
 
 /**
- * llama.cpp through the npm package node-llama-cpp (prebuilt CPU binaries, no download at run time),
- * on the same GGUF file, CPU only, `threads` threads.
- * @throws RelufyError when node-llama-cpp is not installed (it is an optional dependency).
+ * The node-llama-cpp module (an optional dependency), imported once.
+ * @throws UsageError naming --peer and the install command when it is not installed.
  */
-export async function llamaCppPeer(modelPath: string, threads: number, contextSize: number): Promise<BenchPeer> {
-  let mod: NlcModule;
+export async function requireLlamaCpp(): Promise<NlcModule> {
   const name = 'node-llama-cpp';
   try {
-    mod = (await import(name)) as NlcModule;
+    return (await import(name)) as NlcModule;
   } catch (e) {
-    throw new RelufyError(`--peer llama.cpp needs the optional package node-llama-cpp (npm install node-llama-cpp@3): ${(e as Error).message}`);
+    const why = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'it is not installed' : (e as Error).message;
+    throw new UsageError('--peer', `llama.cpp runs through the optional package node-llama-cpp: ${why} (npm install --no-save node-llama-cpp@3)`);
   }
+}
+
+/**
+ * llama.cpp through the npm package node-llama-cpp (prebuilt CPU binaries, no download at run time),
+ * on the same GGUF file, CPU only, `threads` threads.
+ * @throws UsageError when node-llama-cpp is not installed (it is an optional dependency).
+ */
+export async function llamaCppPeer(modelPath: string, threads: number, contextSize: number): Promise<BenchPeer> {
+  const mod = await requireLlamaCpp();
   const llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: 'error', maxThreads: threads });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const context = await model.createContext({ contextSize, batchSize: 512, threads, sequences: 1 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { FormatError, UsageError } from '../errors.js';
 import { saveGguf } from '../model/save.js';
 import { tinyModel } from '../../test/fixtures/tiny-model.js';
 import { formatBench, runBench, type BenchOptions } from './run.js';
@@ -23,6 +23,21 @@ describe('relufy bench option checks (before anything is loaded)', () => {
       await assert.rejects(runBench({ ...base, ...o }), (e: unknown) => e instanceof UsageError && re.test(e.message));
     });
   }
+  it('synthetic files: more layers than the real model, or nothing to measure, fail before a file is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relufy-bench-'));
+    try {
+      const syn = { ...base, model: undefined, synthetic: 'bamboo-7b' as const, cacheDir: dir };
+      await assert.rejects(runBench({ ...syn, layers: 99 }), (e: unknown) => e instanceof UsageError && /--layers: bamboo-7b has 32 layers \(got 99\)/.test(e.message));
+      await assert.rejects(runBench({ ...syn, layers: 1, nPrompt: 0, nGen: 0 }), (e: unknown) => e instanceof UsageError && /nothing to measure/.test(e.message));
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a missing model file is named before the bandwidth is measured', async () => {
+    await assert.rejects(runBench({ ...base, model: join(tmpdir(), 'relufy-no-such.gguf'), readBandwidth: undefined }),
+      (e: unknown) => e instanceof FormatError && /relufy-no-such\.gguf: no such file or folder$/.test(e.message));
+  });
 });
 
 describe('relufy bench with a sparse mode', () => {

@@ -1,13 +1,14 @@
+import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError, checkReadablePath } from '../errors.js';
 import { openGguf } from '../formats/gguf/index.js';
 import { loadWasmEngine, type WasmEngine } from '../kernels/wasm/index.js';
 import type { VariantChoice } from '../kernels/wasm/module.js';
 import type { Engine } from '../model/engine-types.js';
 import { measureReadBandwidth } from './membw.js';
-import { llamaCppPeer, type BenchPeer } from './peer-llamacpp.js';
-import { syntheticFileName, writeSyntheticGguf, type SyntheticQuant, type SyntheticShape } from './synthetic.js';
+import { llamaCppPeer, requireLlamaCpp, type BenchPeer } from './peer-llamacpp.js';
+import { SYNTHETIC_SHAPES, syntheticFileName, writeSyntheticGguf, type SyntheticQuant, type SyntheticShape } from './synthetic.js';
 
 export interface BenchOptions {
   /** A GGUF file; or use `synthetic`. */
@@ -145,22 +146,29 @@ function relufyRunner(engine: Engine, name = 'relufy', before: () => void = () =
  * @throws UsageError for bad options; RelufyError / FormatError from loading.
  */
 export async function runBench(o: BenchOptions, log: (line: string) => void = () => {}): Promise<BenchResult> {
-  let path = o.model;
-  if (o.synthetic) {
-    if (path) throw new UsageError('--synthetic', 'give either a model file or --synthetic, not both');
-    const so = { shape: o.synthetic, quant: o.quant ?? 'q8_0', layers: o.layers, seed: o.seed };
-    path = join(o.cacheDir ?? join('.relufy-cache', 'synthetic'), syntheticFileName(so));
-    log(`writing synthetic ${o.synthetic} ${so.quant} to ${path} (reused when present)...`);
-    writeSyntheticGguf(path, so);
-  }
-  if (!path) throw new UsageError('model', 'give a GGUF file or --synthetic SHAPE');
+  // every option is checked before anything is written, measured or loaded
+  if (o.synthetic && o.model) throw new UsageError('--synthetic', 'give either a model file or --synthetic, not both');
+  if (!o.synthetic && !o.model) throw new UsageError('model', 'give a GGUF file or --synthetic SHAPE');
   if (o.nPrompt === 0 && o.nGen === 0) throw new UsageError('--n-prompt/--n-gen', 'nothing to measure');
   const sparse = o.sparse ?? 'off';
   if (o.active !== undefined && sparse === 'off') throw new UsageError('--active', 'needs --sparse lossless or predictor');
   if (o.predictorRank !== undefined && (sparse !== 'predictor' || o.active === undefined))
     throw new UsageError('--predictor-rank', 'synthetic predictors need --sparse predictor and --active');
   if (sparse !== 'off' && o.backend !== 'wasm') throw new UsageError('--sparse', 'sparse benchmarks run on the wasm backend');
+  if (o.synthetic && o.layers !== undefined && o.layers > SYNTHETIC_SHAPES[o.synthetic].layers)
+    throw new UsageError('--layers', `${o.synthetic} has ${SYNTHETIC_SHAPES[o.synthetic].layers} layers (got ${o.layers})`);
+  if (o.model) checkReadablePath(o.model, false);
+  if (o.peer) await requireLlamaCpp();
   const predictorRank = sparse === 'predictor' && o.active !== undefined ? o.predictorRank ?? 1024 : undefined;
+
+  let path = o.model;
+  if (o.synthetic) {
+    const so = { shape: o.synthetic, quant: o.quant ?? 'q8_0', layers: o.layers, seed: o.seed };
+    path = join(o.cacheDir ?? join('.relufy-cache', 'synthetic'), syntheticFileName(so));
+    log(`${existsSync(path) ? 'reusing' : 'writing'} synthetic ${o.synthetic} ${so.quant} ${existsSync(path) ? 'from' : 'to'} ${path}...`);
+    writeSyntheticGguf(path, so);
+  }
+  if (!path) throw new UsageError('model', 'give a GGUF file or --synthetic SHAPE');
 
   const sizes = decodeBytes(path);
   let readBandwidth = o.readBandwidth ?? 0;

@@ -20,7 +20,8 @@ export function buildProgram(): Command {
     .name('relufy')
     .description('TypeScript toolkit and CPU engine for activation-sparse (ReLU-family) LLMs')
     .version(pkg.version)
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors (unknown option, missing argument) as one line like every other user error
+    .configureOutput({ outputError: (str, write) => write(`relufy: ${str.replace(/^error: /, '').trim()} (run with --help for usage)\n`) })
     .exitOverride();
   registerGenerate(program);
   registerInfo(program);

@@ -37,6 +37,11 @@ export interface EngineOptions {
   hotNeurons?: string;
   /** Path of a tokenizer when the model file has none (llama2.c .bin). */
   tokenizer?: string;
+  /**
+   * Wasm backend: the longest sequence in tokens a session may hold; KV cache room is reserved for it
+   * (default min(max_position_embeddings, 4096)). Larger than the model's trained context is allowed.
+   */
+  maxContext?: number;
 }
 
 /**

@@ -113,7 +113,7 @@ export async function loadEngine(path: string, options: EngineOptions = {}): Pro
   if (backend === 'wasm') {
     const { loadWasmEngine } = await import('../kernels/wasm/index.js');
     return loadWasmEngine(path, {
-      threads: options.threads, tokenizer: options.tokenizer,
+      threads: options.threads, tokenizer: options.tokenizer, maxContext: options.maxContext,
       sparse, sparseCrossover: options.sparseCrossover, sparseThreshold: options.sparseThreshold, stats: options.stats,
       neuronOrder: options.hotNeurons === undefined ? undefined : await hotNeuronOrders(options.hotNeurons, sparse),
     });

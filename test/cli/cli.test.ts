@@ -8,10 +8,15 @@ import { hasSharedData, REPO_ROOT, sharedData } from '../paths.js';
 
 /** Runs the CLI as a user would (through tsx, so no build is needed). */
 function relufy(...args: string[]): { code: number; stdout: string; stderr: string } {
+  return relufyEnv({}, ...args);
+}
+
+function relufyEnv(env: Record<string, string>, ...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/bin.ts'), ...args], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 120_000,
+    env: { ...process.env, ...env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -116,9 +121,10 @@ describe('user errors are one line, exit 1, no stack', () => {
     writeFileSync(p, readFileSync(GGUF).subarray(0, 5000));
     oneLine(relufy('generate', '-m', p, '-p', 'x'), /^relufy: .*trunc\.gguf: /);
   });
-  test('unknown option', () => {
-    const r = relufy('generate', '--frobnicate');
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /unknown option '--frobnicate'/);
+  test('unknown option and unknown command: one line, like every other user error', () => {
+    oneLine(relufy('generate', '--frobnicate'), /^relufy: unknown option '--frobnicate' \(run with --help for usage\)\n$/);
+    oneLine(relufy('frob'), /^relufy: unknown command 'frob'/);
   });
+  test('unknown RELUFY_WASM value', () =>
+    oneLine(relufyEnv({ RELUFY_WASM: 'bogus' }, 'generate', '-p', 'x', '-n', '1'), /^relufy: RELUFY_WASM: expected one of auto, simd, relaxed, relaxed-flag, got "bogus"\n$/));
 });

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatBench, runBench, type BenchOptions } from '../../bench/run.js';
 import { SYNTHETIC_SHAPES, type SyntheticShape } from '../../bench/synthetic.js';
 import { ThreadPool } from '../../kernels/wasm/pool.js';
@@ -19,15 +19,15 @@ export function register(program: Command): void {
     .argument('[model]', 'GGUF file (or use --synthetic)')
     .option('--synthetic <shape>', `write and use a seeded random-weight GGUF of a real shape (${Object.keys(SYNTHETIC_SHAPES).join(', ')})`,
       choiceOption('--synthetic', Object.keys(SYNTHETIC_SHAPES) as SyntheticShape[]))
-    .option('--quant <type>', 'weight type of the synthetic model', choiceOption('--quant', ['q8_0', 'q4_0', 'f16', 'f32'] as const), 'q8_0')
-    .option('--layers <n>', 'layers of the synthetic model (default: the real count)', intOption('--layers', 1, 1024))
+    .option('--quant <type>', 'weight type of the synthetic model: q8_0, q4_0, f16, f32', choiceOption('--quant', ['q8_0', 'q4_0', 'f16', 'f32'] as const), 'q8_0')
+    .option('--layers <n>', 'layers of the synthetic model, at most the real count (default: the real count)', intOption('--layers', 1, 1024))
     .option('--cache-dir <dir>', 'folder for synthetic files (default .relufy-cache/synthetic)')
-    .option('-t, --threads <n>', 'threads (default: number of cores)', intOption('--threads', 1, 1024), ThreadPool.defaultThreads())
+    .addOption(new Option('-t, --threads <n>', 'threads').argParser(intOption('--threads', 1, 1024)).default(ThreadPool.defaultThreads(), 'number of cores'))
     .option('-p, --n-prompt <n>', 'prompt tokens for pp (0 = skip)', intOption('--n-prompt', 0, 1 << 20), 128)
     .option('-n, --n-gen <n>', 'generated tokens for tg (0 = skip)', intOption('--n-gen', 0, 1 << 20), 32)
     .option('-r, --repetitions <n>', 'timed runs per test', intOption('--repetitions', 1, 1000), 3)
-    .option('--peer <engine>', 'also run llama.cpp on the same file (needs node-llama-cpp)', choiceOption('--peer', ['llama.cpp'] as const))
-    .option('--backend <name>', 'relufy backend', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
+    .option('--peer <engine>', 'also run llama.cpp on the same file: llama.cpp (needs npm install --no-save node-llama-cpp@3)', choiceOption('--peer', ['llama.cpp'] as const))
+    .option('--backend <name>', 'relufy backend: wasm, ref', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('--variant <v>', 'wasm build: auto, simd, relaxed, relaxed-flag (turns on V8 relaxed SIMD in Node 20)',
       choiceOption('--variant', ['auto', 'simd', 'relaxed', 'relaxed-flag'] as const), 'auto')
     .option('--read-bw <GB/s>', 'machine read bandwidth for the % column (default: measured)', floatOption('--read-bw', 0.001))

@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('-m, --model <path>', 'model: GGUF file, llama2.c .bin, or Hugging Face folder (default: the shipped stories260K dReLU model)')
     .option('-p, --prompt <text>', 'prompt to start from', '')
     .option('-f, --file <path>', 'read the prompt from a file')
-    .option('-n, --n-predict <n>', 'tokens to generate (-1 = until EOS or the context is full)', intOption('-n', -1), -1)
+    .option('-n, --n-predict <n>', 'tokens to generate (-1 = until EOS or the context is full)', intOption('--n-predict', -1), -1)
     .option('--temp <t>', 'temperature (0 = greedy)', floatOption('--temp', 0), SAMPLER_DEFAULTS.temp)
     .option('--top-k <k>', 'top-k sampling (0 = off)', intOption('--top-k', 0), SAMPLER_DEFAULTS.top_k)
     .option('--top-p <p>', 'top-p (nucleus) sampling (1.0 = off)', floatOption('--top-p', 0, 1), SAMPLER_DEFAULTS.top_p)
@@ -53,8 +53,8 @@ export function register(program: Command): void {
     .option('--repeat-penalty <r>', 'penalize repeated tokens (1.0 = off)', floatOption('--repeat-penalty', 0), SAMPLER_DEFAULTS.repeat_penalty)
     .option('--repeat-last-n <n>', 'tokens considered for the repeat penalty', intOption('--repeat-last-n', 0), SAMPLER_DEFAULTS.repeat_last_n)
     .option('-s, --seed <n>', 'RNG seed (default: random)', intOption('--seed', 0, 0xffffffff))
-    .option('-t, --threads <n>', 'threads (default: all cores; 1 for tiny models, where dispatch costs more than it saves)', intOption('-t', 1, 256))
-    .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s, at most 4096)', intOption('-c', 1))
+    .option('-t, --threads <n>', 'threads (default: all cores; 1 for tiny models, where dispatch costs more than it saves)', intOption('--threads', 1, 256))
+    .option('-c, --ctx-size <n>', 'context size in tokens (default: the model\'s trained context, at most 4096)', intOption('--ctx-size', 1))
     .option('--tokenizer <path>', 'tokenizer for models that carry none (llama2.c .bin)')
     .option('--backend <name>', 'kernels: wasm (WebAssembly SIMD, threads) or ref (scalar reference)', choiceOption('--backend', ['wasm', 'ref'] as const), 'wasm')
     .option('--sparse <mode>', 'FFN execution: off (dense), lossless (ReLU-family models: skip neurons whose output is exactly 0) or predictor (models with PowerInfer activation predictors, e.g. PWRI files: compute only the neurons the predictor marks active)', choiceOption('--sparse', ['off', 'lossless', 'predictor'] as const), 'off')
@@ -62,7 +62,7 @@ export function register(program: Command): void {
     .option('--sparse-threshold <f>', 'predictor mode: a neuron is computed iff its predictor score fc2·relu(fc1·x) >= this (overrides the file\'s powerinfer.sparse_threshold; default that, else 0)', floatOption('--sparse-threshold'))
     .option('--hot-neurons <profile>', 'order each layer\'s neuron bundles by activation frequency from a `relufy profile` JSON (sparse modes, wasm backend; same output)')
     .option('--stats', 'print per-layer FFN statistics to stderr: active-neuron fraction (mean, min, max over tokens) and FFN bytes read vs dense')
-    .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable)', collect)
+    .option('-r, --reverse-prompt <text>', 'stop when this text is generated (repeatable; the stop text itself is not printed, as with an OpenAI stop)', collect)
     .option('--ignore-eos', 'keep generating after the end-of-sequence token')
     .option('--no-display-prompt', 'do not echo the prompt')
     .option('--json', 'print one JSON object (text, tokens, timings) instead of streaming')
@@ -80,10 +80,14 @@ export function register(program: Command): void {
         }
       }
       const engine = await loadEngine(flags.model, {
-        backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer,
+        backend: flags.backend, threads: flags.threads, tokenizer: flags.tokenizer, maxContext: flags.ctxSize,
         sparse: flags.sparse, sparseCrossover: flags.sparseCrossover, sparseThreshold: flags.sparseThreshold, stats: flags.stats,
         hotNeurons: flags.hotNeurons,
       });
+      const trained = engine.config.max_position_embeddings;
+      if (flags.ctxSize !== undefined && flags.ctxSize > trained) {
+        process.stderr.write(`relufy: warning: --ctx-size ${flags.ctxSize} is larger than the model's trained context (${trained} tokens); output past it may degrade\n`);
+      }
       engine.ffnStats?.reset();
       const out = process.stdout;
       if (!flags.json && flags.displayPrompt) out.write(prompt);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import { RelufyError } from '../../errors.js';
+import { RelufyError, UsageError } from '../../errors.js';
 import { WA, type WasmCompiled, type WasmMemory } from './wasm-api.js';
 
 /** 'simd' = SIMD128 (every Node >= 20); 'relaxed' = + relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd). */
@@ -122,10 +122,13 @@ let relaxedBytes: Buffer | undefined;
 
 /**
  * Compiles (once per process) the kernel module of the chosen variant.
- * @throws RelufyError when 'relaxed' is forced but this runtime rejects it.
+ * @throws RelufyError when 'relaxed' is forced but this runtime rejects it; UsageError for an unknown
+ *   RELUFY_WASM value.
  */
 export function loadWasmModule(choice: VariantChoice = 'auto'): WasmModule {
   const env = process.env['RELUFY_WASM'];
+  if (env !== undefined && env !== '' && env !== 'auto' && env !== 'simd' && env !== 'relaxed' && env !== 'relaxed-flag')
+    throw new UsageError('RELUFY_WASM', `expected one of auto, simd, relaxed, relaxed-flag, got ${JSON.stringify(env)}`);
   if (choice === 'auto' && (env === 'simd' || env === 'relaxed' || env === 'relaxed-flag')) choice = env;
   const dir = wasmDir();
   relaxedBytes ??= readFileSync(join(dir, 'relufy-relaxed.wasm'));
