@@ -11,7 +11,7 @@
  * Letters: T = tokens in a batch, C = hidden_size, F = intermediate_size, L = layers, N = tokens profiled.
  */
 import { readFileSync } from 'node:fs';
-import { FormatError, RelufyError, UsageError } from '../errors.js';
+import { FormatError, RelufyError, UsageError, checkReadablePath } from '../errors.js';
 import { perplexity } from '../eval/perplexity.js';
 import { writeFileAtomic } from '../formats/safetensors/index.js';
 import { refKernels } from '../kernels/ref/index.js';
@@ -273,11 +273,12 @@ export function saveProfile(path: string, p: ActivationProfile): void {
 
 /** Reads a profile written by `saveProfile`. @throws FormatError when it is not one. */
 export function readProfile(path: string): ActivationProfile {
+  checkReadablePath(path, false);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new FormatError(path, `cannot read the profile (${(e as Error).message})`);
+    throw new FormatError(path, `not a JSON activation profile (${(e as Error).message})`);
   }
   const p = raw as Partial<ActivationProfile>;
   if (p.format !== PROFILE_FORMAT) throw new FormatError(path, `not a relufy activation profile (format ${JSON.stringify(p.format)})`);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { FormatError, UsageError } from '../../errors.js';
+import { FormatError, UsageError, checkReadablePath } from '../../errors.js';
 import { generate, loadEngine, SAMPLER_DEFAULTS } from '../../model/index.js';
 import { DEFAULT_SPARSE_CROSSOVER } from '../../sparse/lossless.js';
 import { formatFfnStats } from '../../sparse/stats.js';
@@ -73,6 +73,7 @@ export function register(program: Command): void {
       }
       let prompt = flags.prompt ?? '';
       if (flags.file) {
+        checkReadablePath(flags.file, false);
         try {
           prompt = readFileSync(flags.file, 'utf8');
         } catch (e) {
