@@ -2,7 +2,7 @@
 // int8 quantization of the finished 32-row blocks of h that the down projection reads, so that one
 // dispatch covers gate, up, activation and the requantization (no barrier needed in between).
 import { PT_Q4_0, QK, splitStart, storeRows } from './common';
-import { PAIR_GLU, dotGroup, dotQ4pair } from './matmul';
+import { PAIR_GLU, dotGroup, dotQ4pair, group_bytes } from './matmul';
 import { gluVec } from './ops';
 import { MODE_GLU, MODE_STORE, ctxScratch, prefill_groups, prefillType } from './prefill';
 import { quadStore, quantize_q8 } from './quantize';
@@ -42,8 +42,8 @@ function gateUpChunk(
   xf: usize, xq: usize, xd: usize, xs: usize, T: i32,
   h: usize, hq: usize, hd: usize, hs: usize, quantOut: i32, x16: usize, h16: usize, ws: usize, c: i32,
 ): void {
-  const gbg = <usize>groupBytes(tg, C);
-  const gbu = <usize>groupBytes(tu, C);
+  const gbg = <usize>group_bytes(tg, C);
+  const gbu = <usize>group_bytes(tu, C);
   const nbF = F / QK;
   const gEnd = min((c + 1) * 8, (F + 3) >> 2);
   if (T > 1 && x16 != 0 && ws != 0 && prefillType(tg) && prefillType(tu)) {
@@ -76,10 +76,4 @@ function gateUpChunk(
       if (h16 != 0) quadStore(hq + (<usize>b << 5), load<f32>(hd + (<usize>b << 2)), load<i32>(hs + (<usize>b << 2)), h16, t, c, F, T);
     }
   }
-}
-
-@inline function groupBytes(type: i32, K: i32): i32 {
-  if (type == 1) return (K / QK) * 136;
-  if (type == 2) return (K / QK) * 72;
-  return K << 4;
 }

@@ -31,25 +31,11 @@ export const MODE_ACCUMULATE: i32 = 1;
 export const MODE_GLU: i32 = 2;
 
 /**
- * Bytes of the token-quad activations of T tokens with K columns (quantize.ts quadStore): i16 pairs,
- * f32 scales, then (written by the relaxed build) int8 column quads and i32 block sums.
- */
-@inline export function quadBytes(T: i32, K: i32): usize {
-  const quads = <usize>((T + 3) >> 2);
-  return quads * (<usize>K * 12) + quads * <usize>(K / QK) * 32;
-}
-
-/**
  * This thread's scratch of a prefill context (matmul_multi / ffn_gate_up ctx; src/kernels/wasm/layout.ts
  * writePrefillCtx): [work counter i32, scratch base u32, scratch bytes per thread i32].
  */
 @inline export function ctxScratch(ctx: usize, ith: i32): usize {
   return <usize>load<u32>(ctx, 4) + <usize>ith * <usize>load<i32>(ctx, 8);
-}
-
-/** Scratch bytes per thread the prefill kernels need for K columns: 4 rows of K i16. */
-@inline export function scratchBytes(K: i32): usize {
-  return <usize>K << 3;
 }
 
 /** Widens the 4 rows of the row group at wg to signed i16 rows of K values at ws (row r at ws + 2Kr). */
@@ -334,7 +320,8 @@ export const MODE_GLU: i32 = 2;
 /**
  * Row groups [g0, g1) of a Q8_0 / Q4_0 matrix (packed at w, O rows, K columns) for all T tokens:
  * out[t*ldo + row] (mode) (x_t . W_row). xi: the token-quad activations (quantize_q8 with K;
- * layout in quantize.ts quadStore). ws: scratchBytes(K) bytes of this thread's scratch. Row group
+ * layout in quantize.ts quadStore, size src/kernels/wasm/layout.ts quadBytes). ws: this thread's scratch,
+ * at least 8K bytes (layout.ts prefillScratchStride). Row group
  * outer, token quads inner, so the group's widened weights stay in L1 while every token passes over them.
  */
 export function prefill_groups(

@@ -7,7 +7,7 @@ import { QK, splitStart } from './common';
 /**
  * Quantizes nb blocks of 32 floats: x (nb*32) f32 -> xq (nb*32) i8, xd (nb) f32 scales, xs (nb) i32 sums.
  * With xi != 0 the blocks (nb = T * K/32 of them, token-major) are also written as token-quad
- * activations for the prefill kernels at xi (quadStore; prefill.ts quadBytes(T, K) bytes).
+ * activations for the prefill kernels at xi (quadStore; src/kernels/wasm/layout.ts quadBytes(T, K) bytes).
  * Threads share the blocks: this call does blocks [nb*ith/nth, nb*(ith+1)/nth).
  */
 export function quantize_q8(x: usize, xq: usize, xd: usize, xs: usize, nb: i32, xi: usize, K: i32, ith: i32, nth: i32): void {
@@ -48,20 +48,23 @@ export function quadStore(q: usize, d: f32, s: i32, xi: usize, t: i32, bb: i32, 
   storePairs(base + lane, i16x8.extend_low_i8x16_s(b), 128);
   storePairs(base + lane, i16x8.extend_high_i8x16_s(b), 192);
   store<f32>(dptr + lane, d);
-  const x8 = xi + <usize>nQ * qstride + (<usize>(nQ * nb) << 4);
-  const b8 = x8 + <usize>Q * (<usize>K << 2) + (<usize>bb << 7);
-  const sptr = x8 + <usize>nQ * (<usize>K << 2) + (<usize>(Q * nb + bb) << 4);
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    storePairs(b8 + lane, a, 0);
-    storePairs(b8 + lane, b, 64);
-    store<i32>(sptr + lane, s);
-  }
   if (t == T - 1) {
     for (let u = (t & 3) + 1; u < 4; u++) {
       const l = <usize>u << 2;
       for (let j = 0; j < 16; j++) store<u32>(base + l + (<usize>j << 4), 0);
       store<f32>(dptr + l, 0);
-      if (ASC_FEATURE_RELAXED_SIMD) {
+    }
+  }
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const x8 = xi + <usize>nQ * qstride + (<usize>(nQ * nb) << 4);
+    const b8 = x8 + <usize>Q * (<usize>K << 2) + (<usize>bb << 7);
+    const sptr = x8 + <usize>nQ * (<usize>K << 2) + (<usize>(Q * nb + bb) << 4);
+    storePairs(b8 + lane, a, 0);
+    storePairs(b8 + lane, b, 64);
+    store<i32>(sptr + lane, s);
+    if (t == T - 1) {
+      for (let u = (t & 3) + 1; u < 4; u++) {
+        const l = <usize>u << 2;
         for (let j = 0; j < 8; j++) store<u32>(b8 + l + (<usize>j << 4), 0);
         store<i32>(sptr + l, 0);
       }

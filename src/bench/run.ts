@@ -161,14 +161,13 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = ()
   if (o.peer) await requireLlamaCpp();
   const predictorRank = sparse === 'predictor' && o.active !== undefined ? o.predictorRank ?? 1024 : undefined;
 
-  let path = o.model;
+  let path: string;
   if (o.synthetic) {
     const so = { shape: o.synthetic, quant: o.quant ?? 'q8_0', layers: o.layers, seed: o.seed };
     path = join(o.cacheDir ?? join('.relufy-cache', 'synthetic'), syntheticFileName(so));
-    log(`${existsSync(path) ? 'reusing' : 'writing'} synthetic ${o.synthetic} ${so.quant} ${existsSync(path) ? 'from' : 'to'} ${path}...`);
+    log(`${existsSync(path) ? `reusing synthetic ${o.synthetic} ${so.quant} from` : `writing synthetic ${o.synthetic} ${so.quant} to`} ${path}...`);
     writeSyntheticGguf(path, so);
-  }
-  if (!path) throw new UsageError('model', 'give a GGUF file or --synthetic SHAPE');
+  } else path = o.model!; // checked above
 
   const sizes = decodeBytes(path);
   let readBandwidth = o.readBandwidth ?? 0;
