@@ -48,23 +48,21 @@ export function quadStore(q: usize, d: f32, s: i32, xi: usize, t: i32, bb: i32, 
   storePairs(base + lane, i16x8.extend_low_i8x16_s(b), 128);
   storePairs(base + lane, i16x8.extend_high_i8x16_s(b), 192);
   store<f32>(dptr + lane, d);
+  let b8: usize = 0, sptr: usize = 0;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const x8 = xi + <usize>nQ * qstride + (<usize>(nQ * nb) << 4);
+    b8 = x8 + <usize>Q * (<usize>K << 2) + (<usize>bb << 7);
+    sptr = x8 + <usize>nQ * (<usize>K << 2) + (<usize>(Q * nb + bb) << 4);
+    storePairs(b8 + lane, a, 0);
+    storePairs(b8 + lane, b, 64);
+    store<i32>(sptr + lane, s);
+  }
   if (t == T - 1) {
     for (let u = (t & 3) + 1; u < 4; u++) {
       const l = <usize>u << 2;
       for (let j = 0; j < 16; j++) store<u32>(base + l + (<usize>j << 4), 0);
       store<f32>(dptr + l, 0);
-    }
-  }
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const x8 = xi + <usize>nQ * qstride + (<usize>(nQ * nb) << 4);
-    const b8 = x8 + <usize>Q * (<usize>K << 2) + (<usize>bb << 7);
-    const sptr = x8 + <usize>nQ * (<usize>K << 2) + (<usize>(Q * nb + bb) << 4);
-    storePairs(b8 + lane, a, 0);
-    storePairs(b8 + lane, b, 64);
-    store<i32>(sptr + lane, s);
-    if (t == T - 1) {
-      for (let u = (t & 3) + 1; u < 4; u++) {
-        const l = <usize>u << 2;
+      if (ASC_FEATURE_RELAXED_SIMD) {
         for (let j = 0; j < 8; j++) store<u32>(b8 + l + (<usize>j << 4), 0);
         store<i32>(sptr + l, 0);
       }
